@@ -1,0 +1,217 @@
+"""Input checks shared by the public API.
+
+Every public entry point converts its inputs here, once, into what the
+compiled core expects (C-contiguous float64 features, ``intp`` labels), and
+raises a ``ValueError`` or ``TypeError`` that names the argument, what was
+expected and what was given.
+"""
+
+from __future__ import annotations
+
+import numbers
+import operator
+
+import numpy as np
+
+GD_MODES = ("mini-batch", "batch", "sgd")
+
+
+def check_int(name, value, minimum=None):
+    """``value`` as a Python int (bools and floats are refused)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    value = operator.index(value)
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def check_positive_float(name, value):
+    """``value`` as a finite float > 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    value = float(value)
+    if not np.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {value}")
+    return value
+
+
+def check_layer_sizes(layer_sizes):
+    """At least two positive layer widths, as a tuple of ints."""
+    try:
+        sizes = list(layer_sizes)
+    except TypeError:
+        raise TypeError(
+            f"layer_sizes must be a sequence of integers such as [784, 64, 32, 10], "
+            f"got {layer_sizes!r}"
+        ) from None
+    if len(sizes) < 2:
+        raise ValueError(
+            f"layer_sizes needs at least two layers (input and output), got {sizes!r}"
+        )
+    return tuple(check_int(f"layer_sizes[{i}]", n, minimum=1) for i, n in enumerate(sizes))
+
+
+def check_gd(gd):
+    if gd not in GD_MODES:
+        raise ValueError(f"gd must be one of {', '.join(map(repr, GD_MODES))}; got {gd!r}")
+    return gd
+
+
+def _numeric_array(name, value):
+    """``value`` as a real, numeric ndarray (no object, complex, string or bool data)."""
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError) as error:  # ragged nested lists
+        raise ValueError(f"{name} could not be read as a numeric array: {error}") from None
+    if array.dtype == bool or array.dtype.kind not in "iuf":
+        raise TypeError(
+            f"{name} must hold real numbers (integer or float dtype), got dtype {array.dtype}"
+        )
+    return array
+
+
+def as_features(name, X, n_in):
+    """X as a C-contiguous float64 array of shape (n, n_in) with finite values."""
+    X = _numeric_array(name, X)
+    if X.ndim != 2:
+        raise ValueError(f"{name} must have shape (n, {n_in}), got shape {X.shape}")
+    if X.shape[1] != n_in:
+        raise ValueError(
+            f"{name} has {X.shape[1]} features per row but the network's input layer "
+            f"has {n_in}: expected shape (n, {n_in}), got {X.shape}"
+        )
+    if X.shape[0] == 0:
+        raise ValueError(f"{name} is empty: expected shape (n, {n_in}) with n >= 1")
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    if not np.isfinite(X).all():
+        bad = np.argwhere(~np.isfinite(X))[0]
+        raise ValueError(f"{name} contains NaN or infinity (first at row {bad[0]}, column {bad[1]})")
+    return X
+
+
+def as_labels(name, Y, n, n_out):
+    """Class labels (n,) in [0, n_out) as ``intp``, from integer labels or one-hot rows."""
+    Y = _numeric_array(name, Y)
+    if Y.ndim == 2 and Y.shape[1] == n_out and Y.shape[0] == n:
+        ones = Y == 1
+        if not (((Y == 0) | ones).all() and (ones.sum(axis=1) == 1).all()):
+            row = np.flatnonzero(~(((Y == 0) | ones).all(axis=1) & (ones.sum(axis=1) == 1)))[0]
+            raise ValueError(
+                f"{name} must be one-hot (a single 1 and zeros in each row); row {row} is {Y[row]}"
+            )
+        return np.ascontiguousarray(np.argmax(Y, axis=1), dtype=np.intp)
+    if Y.ndim != 1 or Y.shape[0] != n:
+        raise ValueError(
+            f"{name} must be integer labels of shape ({n},) or one-hot of shape ({n}, {n_out}), "
+            f"got shape {Y.shape}"
+        )
+    if Y.dtype.kind == "f":
+        if not np.isfinite(Y).all() or (Y != np.round(Y)).any():
+            raise ValueError(f"{name} must hold whole-number class labels, got non-integer values")
+    if Y.min() < 0 or Y.max() >= n_out:
+        bad = Y[(Y < 0) | (Y >= n_out)][0]
+        raise ValueError(
+            f"{name} has label {bad!r} out of range: the output layer has {n_out} units, "
+            f"so labels must be in 0..{n_out - 1}"
+        )
+    return np.ascontiguousarray(Y, dtype=np.intp)
+
+
+def _pair_parts(name, data, n_in, n_out):
+    """Stack the paper's list of (x, y) pairs into (X, Y) arrays."""
+    xs, ys = [], []
+    for i, pair in enumerate(data):
+        try:
+            x, y = pair
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"{name}[{i}] must be an (x, y) pair, got {type(pair).__name__}"
+            ) from None
+        x = _numeric_array(f"{name}[{i}][0]", x)
+        if x.shape not in ((n_in,), (n_in, 1)):
+            raise ValueError(
+                f"{name}[{i}][0] must have shape ({n_in}, 1) or ({n_in},), got {x.shape}"
+            )
+        y = _numeric_array(f"{name}[{i}][1]", y)
+        if y.shape in ((n_out,), (n_out, 1)):
+            y = y.reshape(n_out)
+        elif y.shape != ():
+            raise ValueError(
+                f"{name}[{i}][1] must be one-hot of shape ({n_out}, 1) or ({n_out},), "
+                f"or an integer label; got shape {y.shape}"
+            )
+        xs.append(x.reshape(n_in))
+        ys.append(y)
+    if not xs:
+        raise ValueError(f"{name} is empty")
+    kinds = {y.shape for y in ys}
+    if len(kinds) > 1:
+        raise ValueError(f"{name} mixes one-hot vectors and integer labels")
+    return np.stack(xs), np.stack(ys)
+
+
+def as_dataset(name, data, n_in, n_out):
+    """``(X, labels)`` from a tuple of arrays ``(X, Y)`` or a sequence of ``(x, y)`` pairs.
+
+    X: float64, shape (n, n_in), C-contiguous; labels: intp, shape (n,).
+    """
+    if data is None:
+        raise ValueError(f"{name} is required")
+    if isinstance(data, tuple) and len(data) == 2 and all(
+        isinstance(part, np.ndarray) for part in data
+    ):
+        X, Y = data
+    else:
+        try:
+            data = list(data)
+        except TypeError:
+            raise TypeError(
+                f"{name} must be a tuple (X, Y) of arrays or a list of (x, y) pairs, "
+                f"got {type(data).__name__}"
+            ) from None
+        X, Y = _pair_parts(name, data, n_in, n_out)
+    X = as_features(f"{name} X", X, n_in)
+    labels = as_labels(f"{name} Y", Y, X.shape[0], n_out)
+    return X, labels
+
+
+def as_example(name, x, n_in):
+    """One example (n_in,) or (n_in, 1), or a batch (n, n_in).
+
+    Returns ``(X, shape)`` where X is (n, n_in) and shape is "vector", "column" or "batch".
+    """
+    arr = _numeric_array(name, x)
+    if arr.shape == (n_in,):
+        return as_features(name, arr.reshape(1, n_in), n_in), "vector"
+    if arr.ndim == 2 and arr.shape == (n_in, 1) and n_in != 1:
+        return as_features(name, arr.reshape(1, n_in), n_in), "column"
+    if arr.ndim == 2:
+        return as_features(name, arr, n_in), "batch"
+    raise ValueError(
+        f"{name} must have shape ({n_in},), ({n_in}, 1) or (n, {n_in}), got {arr.shape}"
+    )
+
+
+def check_parameters(weights, biases, layer_sizes):
+    """The model's weights and biases: right shapes, float64, C-contiguous, finite.
+
+    Arrays that are not C-contiguous float64 are replaced in the lists by a copy.
+    """
+    n_layers = len(layer_sizes) - 1
+    if len(weights) != n_layers or len(biases) != n_layers:
+        raise ValueError(
+            f"the network has {n_layers} weight layers but weights has {len(weights)} "
+            f"and biases {len(biases)} entries"
+        )
+    for l in range(n_layers):
+        shape_W = (layer_sizes[l + 1], layer_sizes[l])
+        for kind, params, shape in (("weights", weights, shape_W), ("biases", biases, shape_W[:1])):
+            arr = _numeric_array(f"{kind}[{l}]", params[l])
+            if arr.shape != shape:
+                raise ValueError(f"{kind}[{l}] must have shape {shape}, got {arr.shape}")
+            if not np.isfinite(arr).all():
+                raise ValueError(f"{kind}[{l}] contains NaN or infinity")
+            if not (isinstance(params[l], np.ndarray) and params[l].dtype == np.float64
+                    and params[l].flags.c_contiguous and params[l].flags.writeable):
+                params[l] = np.array(arr, dtype=np.float64, order="C")
