@@ -110,9 +110,9 @@ def as_labels(name, Y, n, n_out):
         if not np.isfinite(Y).all() or (Y != np.round(Y)).any():
             raise ValueError(f"{name} must hold whole-number class labels, got non-integer values")
     if Y.min() < 0 or Y.max() >= n_out:
-        bad = Y[(Y < 0) | (Y >= n_out)][0]
+        bad = Y[(Y < 0) | (Y >= n_out)][0].item()
         raise ValueError(
-            f"{name} has label {bad!r} out of range: the output layer has {n_out} units, "
+            f"{name} has label {bad} out of range: the output layer has {n_out} units, "
             f"so labels must be in 0..{n_out - 1}"
         )
     return np.ascontiguousarray(Y, dtype=np.intp)

@@ -8,6 +8,7 @@ row-major order, big-endian.
 from __future__ import annotations
 
 import gzip
+import math
 import os
 from pathlib import Path
 
@@ -54,7 +55,7 @@ def parse_idx(data, name="<bytes>"):
     if len(data) < header:
         raise ValueError(f"{name}: truncated IDX header ({len(data)} bytes, expected {header})")
     shape = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
-    expected = header + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = header + math.prod(shape) * dtype.itemsize  # Python ints: no overflow
     if len(data) != expected:
         problem = "truncated" if len(data) < expected else "has trailing bytes"
         raise ValueError(

@@ -1,0 +1,91 @@
+"""The compiled core against the NumPy reference."""
+
+import copy
+
+import numpy as np
+import pytest
+
+from cymlp import MLP
+from cymlp import reference as ref
+from conftest import random_problem
+
+SHAPES = [[5, 3], [12, 7, 4], [30, 16, 10, 10], [20, 9, 8, 6, 3]]
+
+
+def max_relative_error(got, want):
+    return max(np.max(np.abs(g - w)) / np.max(np.abs(w)) for g, w in zip(got, want))
+
+
+@pytest.mark.parametrize("sizes", SHAPES + [[784, 64, 32, 10]])
+@pytest.mark.parametrize("batch", [1, 7, 32])
+def test_batch_gradients_match_reference(sizes, batch):
+    X, y = random_problem(sizes, batch, seed=batch)
+    net = MLP(sizes, seed=1)
+    grad_b, grad_W = net.backprop(X, y)
+    want_b, want_W = ref.backprop(net.weights, net.biases, X, ref.one_hot(y, sizes[-1]))
+    assert max_relative_error(grad_W + grad_b, want_W + want_b) < 1e-10
+
+
+def test_single_example_backprop_takes_the_papers_columns():
+    sizes = [6, 4, 3]
+    X, y = random_problem(sizes, 1, seed=4)
+    net = MLP(sizes, seed=2)
+    y_column = ref.one_hot(y, 3).reshape(3, 1)
+    grad_b, grad_W = net.backprop(X[0].reshape(6, 1), y_column)
+    want_b, want_W = ref.backprop(net.weights, net.biases, X, y_column.T)
+    assert [g.shape for g in grad_W] == [(4, 6), (3, 4)]
+    assert [g.shape for g in grad_b] == [(4,), (3,)]
+    assert max_relative_error(grad_W + grad_b, want_W + want_b) < 1e-10
+    # an integer label is the same target
+    grad_b2, grad_W2 = net.backprop(X[0], int(y[0]))
+    for a, b in zip(grad_W + grad_b, grad_W2 + grad_b2):
+        np.testing.assert_array_equal(a, b)
+
+
+def train_both(sizes, n, gd, batch_size, learning_rate=0.5, seed=0):
+    """One epoch through MLP.train and through the reference from the same start."""
+    X, y = random_problem(sizes, n, seed=seed)
+    net = MLP(sizes, seed=seed + 1)
+    weights = [w.copy() for w in net.weights]
+    biases = [b.copy() for b in net.biases]
+    rng = copy.deepcopy(net._rng)  # the generator that will shuffle the epoch
+    net.train((X, y), gd=gd, batch_size=batch_size, learning_rate=learning_rate,
+              epochs=1, verbose=False)
+    S = {"mini-batch": batch_size, "batch": n, "sgd": 1}[gd]
+    order = None if gd == "batch" else rng.permutation(n)
+    ref.ReferenceMLP(weights, biases, S).train_epoch(X, ref.one_hot(y, sizes[-1]), order, S,
+                                                     learning_rate)
+    return net.weights + net.biases, weights + biases
+
+
+@pytest.mark.parametrize("sizes", SHAPES)
+@pytest.mark.parametrize("gd,batch_size", [("mini-batch", 7), ("mini-batch", 32),
+                                           ("batch", None), ("sgd", None)])
+def test_one_epoch_matches_reference(sizes, gd, batch_size):
+    got, want = train_both(sizes, 101, gd, batch_size or 32)
+    assert max(np.max(np.abs(g - w)) for g, w in zip(got, want)) < 1e-9
+    assert max_relative_error(got, want) < 1e-9
+
+
+def test_net53k_epoch_on_random_data_matches_reference():
+    got, want = train_both([784, 64, 32, 10], 1000, "mini-batch", 32, learning_rate=0.2)
+    assert max(np.max(np.abs(g - w)) for g, w in zip(got, want)) < 1e-9
+
+
+def test_forward_matches_reference_and_is_stable():
+    sizes = [10, 8, 4]
+    X, _ = random_problem(sizes, 50)
+    net = MLP(sizes, seed=3)
+    activations, zs = ref.feed_forward(net.weights, net.biases, X)
+    output, acts, weighted = net.feed_forward(X, cache=True)
+    np.testing.assert_allclose(output, activations[-1], rtol=1e-12)
+    for got, want in zip(acts + weighted, activations + zs):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+    # |z| far beyond 700: no overflow; the same saturated values as the reference
+    net.weights[0] *= 1e4
+    net.weights[1] *= 1e4
+    out = net.feed_forward(X)
+    with np.errstate(all="raise"):
+        want = ref.feed_forward(net.weights, net.biases, X)[0][-1]
+    assert np.all((out >= 0) & (out <= 1)) and np.isin([0.0, 1.0], out).all()
+    np.testing.assert_allclose(out, want, rtol=1e-12, atol=1e-300)
