@@ -26,8 +26,10 @@ from cymlp import reference as ref
 from cymlp.datasets import load_mnist
 
 SIZES = [784, 64, 32, 10]
-# multiply-adds of one example's forward pass, x2 flops, x3 for forward + backward + update
-FLOP_PER_EXAMPLE = 2 * 3 * sum(a * b for a, b in zip(SIZES[:-1], SIZES[1:]))
+# Per example: 2 flops per weight in the forward product and in the update, and in the
+# backward product of every layer but the first (the input layer needs no delta).
+_WEIGHTS = [a * b for a, b in zip(SIZES[:-1], SIZES[1:])]
+FLOP_PER_EXAMPLE = 2 * (2 * sum(_WEIGHTS) + sum(_WEIGHTS[1:]))
 
 
 def bench(X, labels, batch_size, threads, repeats, learning_rate=0.2):
