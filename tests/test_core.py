@@ -42,9 +42,18 @@ def test_single_example_backprop_takes_the_papers_columns():
         np.testing.assert_array_equal(a, b)
 
 
-def train_both(sizes, n, gd, batch_size, learning_rate=0.5, seed=0):
-    """One epoch through MLP.train and through the reference from the same start."""
+def sparse_problem(sizes, n, density, seed=0):
+    """Inputs that are mostly exactly zero (as MNIST pixels), some columns always zero."""
     X, y = random_problem(sizes, n, seed=seed)
+    rng = np.random.default_rng(seed + 100)
+    X[rng.random(X.shape) > density] = 0.0
+    X[:, : sizes[0] // 4] = 0.0
+    return X, y
+
+
+def train_both(sizes, n, gd, batch_size, learning_rate=0.5, seed=0, density=1.0):
+    """One epoch through MLP.train and through the reference from the same start."""
+    X, y = sparse_problem(sizes, n, density, seed=seed)
     net = MLP(sizes, seed=seed + 1)
     weights = [w.copy() for w in net.weights]
     biases = [b.copy() for b in net.biases]
@@ -65,6 +74,27 @@ def test_one_epoch_matches_reference(sizes, gd, batch_size):
     got, want = train_both(sizes, 101, gd, batch_size or 32)
     assert max(np.max(np.abs(g - w)) for g, w in zip(got, want)) < 1e-9
     assert max_relative_error(got, want) < 1e-9
+
+
+@pytest.mark.parametrize("density", [0.02, 0.2, 0.6])
+@pytest.mark.parametrize("gd,batch_size", [("mini-batch", 10), ("sgd", None), ("batch", None)])
+def test_one_epoch_on_sparse_inputs_matches_reference(density, gd, batch_size):
+    """The input layer skips columns that are zero in the whole batch: same result."""
+    got, want = train_both([40, 12, 6, 4], 97, gd, batch_size or 32, density=density)
+    assert max(np.max(np.abs(g - w)) for g, w in zip(got, want)) < 1e-9
+
+
+def test_net53k_epoch_on_mnist_matches_reference(mnist):
+    (X, y), _ = mnist
+    X, y = X[:3000], y[:3000]
+    net = MLP([784, 64, 32, 10], seed=0)
+    weights, biases = [w.copy() for w in net.weights], [b.copy() for b in net.biases]
+    rng = copy.deepcopy(net._rng)
+    net.train((X, y), batch_size=32, learning_rate=0.2, epochs=1, verbose=False)
+    ref.ReferenceMLP(weights, biases, 32).train_epoch(X, ref.one_hot(y, 10),
+                                                      rng.permutation(3000), 32, 0.2)
+    assert max(np.max(np.abs(g - w)) for g, w in
+               zip(net.weights + net.biases, weights + biases)) < 1e-9
 
 
 def test_net53k_epoch_on_random_data_matches_reference():
