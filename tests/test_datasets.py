@@ -6,7 +6,7 @@ import shutil
 import numpy as np
 import pytest
 
-from cymlp.datasets import MNIST_FILES, load_idx, load_mnist, parse_idx
+from cymlp.datasets import MNIST_FILES, load_emnist, load_idx, load_mnist, one_hot, parse_idx, subset
 
 
 def idx_bytes(array, code):
@@ -65,14 +65,18 @@ def copy_mnist(source, target, skip=()):
 
 def test_missing_file_and_missing_folder_say_where_to_put_the_data(mnist_dir, tmp_path, monkeypatch):
     copy_mnist(mnist_dir, tmp_path, skip={"t10k-labels-idx1-ubyte"})
-    with pytest.raises(FileNotFoundError, match="t10k-labels-idx1-ubyte.*CYMLP_DATA"):
-        load_mnist(tmp_path)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.delenv("CYMLP_DATA", raising=False)
-    with pytest.raises(FileNotFoundError, match="CYMLP_DATA"):
-        load_mnist()
+    with pytest.raises(FileNotFoundError, match="t10k-labels-idx1-ubyte.*CYMLP_DATA"):
+        load_mnist(tmp_path, download=False)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_mnist(tmp_path / "nowhere", download=False)
+    with pytest.raises(FileNotFoundError, match=r"cache.*CYMLP_DATA"):
+        load_mnist(download=False)
 
 
-def test_truncated_mnist_file_names_the_file(mnist_dir, tmp_path):
+def test_truncated_mnist_file_names_the_file(mnist_dir, tmp_path, monkeypatch):
+    monkeypatch.delenv("CYMLP_DATA", raising=False)
     copy_mnist(mnist_dir, tmp_path, skip={"t10k-images-idx3-ubyte"})
     data = gzip.decompress((mnist_dir / "t10k-images-idx3-ubyte.gz").read_bytes())
     (tmp_path / "t10k-images-idx3-ubyte").write_bytes(data[:-100])  # raw, not gzip
@@ -80,8 +84,104 @@ def test_truncated_mnist_file_names_the_file(mnist_dir, tmp_path):
         load_mnist(tmp_path)
 
 
-def test_mismatched_counts_are_an_error(mnist_dir, tmp_path):
+def test_mismatched_counts_are_an_error(mnist_dir, tmp_path, monkeypatch):
+    monkeypatch.delenv("CYMLP_DATA", raising=False)
     copy_mnist(mnist_dir, tmp_path, skip={"t10k-labels-idx1-ubyte"})
     (tmp_path / "t10k-labels-idx1-ubyte").write_bytes(idx_bytes(np.zeros(5), 0x08))
     with pytest.raises(ValueError, match="10000 images but .* 5 labels"):
         load_mnist(tmp_path)
+
+
+@pytest.fixture
+def http_server():
+    """Serve a folder over HTTP on 127.0.0.1 (no test touches the internet)."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    servers = []
+
+    def serve(folder):
+        class Quiet(SimpleHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}/"
+
+    yield serve
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def test_download_verifies_checksums_into_the_cache(mnist_dir, mnist, tmp_path, monkeypatch, http_server, capsys):
+    monkeypatch.delenv("CYMLP_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    missing = http_server(tmp_path / "empty")  # answers 404 for everything
+    good = http_server(mnist_dir)
+    (X, y), (Xt, yt) = load_mnist(mirrors=[missing, good])
+    np.testing.assert_array_equal(X, mnist[0][0])
+    np.testing.assert_array_equal(yt, mnist[1][1])
+    cached = sorted(p.name for p in (tmp_path / "cache" / "cymlp").iterdir())
+    assert cached == sorted(stem + ".gz" for stem in MNIST_FILES.values())
+    assert "downloading" in capsys.readouterr().err
+    # a second load reads the cache: no server needed
+    load_mnist(mirrors=[])
+
+
+def test_download_with_a_wrong_checksum_leaves_nothing(mnist_dir, tmp_path, monkeypatch, http_server):
+    monkeypatch.delenv("CYMLP_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    copy_mnist(mnist_dir, bad)
+    data = bytearray(gzip.decompress((bad / "t10k-labels-idx1-ubyte.gz").read_bytes()))
+    data[-1] ^= 1  # one label changed: still a valid IDX file
+    (bad / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(bytes(data)))
+    with pytest.raises(OSError, match="t10k-labels-idx1-ubyte.*checksum mismatch"):
+        load_mnist(mirrors=[http_server(bad)])
+    left = [p.name for p in (tmp_path / "cache" / "cymlp").iterdir()]
+    assert "t10k-labels-idx1-ubyte.gz" not in left and not any(n.endswith(".part") for n in left)
+
+
+def write_emnist(folder, split, upright, labels, mapping, part):
+    """EMNIST-format files: images stored transposed, as the real EMNIST does."""
+    for kind, array in (("images-idx3", upright.transpose(0, 2, 1)), ("labels-idx1", labels)):
+        path = folder / f"emnist-{split}-{part}-{kind}-ubyte.gz"
+        path.write_bytes(gzip.compress(idx_bytes(np.ascontiguousarray(array), 0x08)))
+    (folder / f"emnist-{split}-mapping.txt").write_text(
+        "".join(f"{label} {ord(char)}\n" for label, char in mapping.items()))
+
+
+def test_emnist_comes_back_upright_with_its_characters(tmp_path):
+    rng = np.random.default_rng(0)
+    mapping = {i: c for i, c in enumerate("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabdefghnqrt")}
+    upright = rng.integers(0, 256, (6, 28, 28)).astype(np.uint8)
+    upright[:, :3, :] = 255  # a bar at the top: upright means it stays in the first rows
+    labels = np.array([0, 10, 36, 46, 5, 20], dtype=np.uint8)
+    write_emnist(tmp_path, "balanced", upright, labels, mapping, "train")
+    write_emnist(tmp_path, "balanced", upright[:2], labels[:2], mapping, "test")
+    (X, y), (Xt, yt), chars = load_emnist("balanced", path=tmp_path, raw=True)
+    np.testing.assert_array_equal(X.reshape(-1, 28, 28), upright)
+    assert (X.reshape(-1, 28, 28)[:, :3, :] == 255).all()
+    assert [chars[label] for label in y] == ["0", "A", "a", "t", "5", "K"]
+    assert len(chars) == 47 and Xt.shape == (2, 784)
+    (Xs, _), _, _ = load_emnist("balanced", path=tmp_path)
+    assert Xs.max() == 1.0 and Xs.dtype == np.float64
+    with pytest.raises(ValueError, match="split must be one of"):
+        load_emnist("nope", path=tmp_path)
+    with pytest.raises(FileNotFoundError, match="emnist-letters-mapping.txt"):
+        load_emnist("letters", path=tmp_path)
+
+
+def test_helpers():
+    np.testing.assert_array_equal(one_hot([2, 0], 3), [[0, 0, 1], [1, 0, 0]])
+    X, y = np.arange(200).reshape(100, 2), np.arange(100)
+    Xs, ys = subset(X, y, 0.1, seed=3)
+    assert len(Xs) == 10 and np.array_equal(Xs[:, 0] // 2, ys)
+    assert np.array_equal(subset(X, y, 0.1, seed=3)[1], ys)
+    with pytest.raises(ValueError, match="fraction"):
+        subset(X, y, 0)

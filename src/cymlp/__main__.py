@@ -32,7 +32,7 @@ def _layers(text):
 def _load(data):
     try:
         return load_mnist(data)
-    except (FileNotFoundError, ValueError) as error:
+    except (OSError, ValueError) as error:  # missing, corrupt, or download failed
         raise CommandError(str(error)) from None
 
 

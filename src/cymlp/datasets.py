@@ -1,6 +1,6 @@
-"""Reading MNIST from its canonical IDX files.
+"""MNIST and EMNIST from their IDX files, with checksum-verified download of MNIST.
 
-IDX is the format the MNIST files come in: two zero bytes, a type code, the
+IDX is the format these data sets come in: two zero bytes, a type code, the
 number of dimensions, one big-endian uint32 per dimension, then the data in
 row-major order, big-endian.
 """
@@ -8,8 +8,12 @@ row-major order, big-endian.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import math
 import os
+import sys
+import tempfile
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +34,20 @@ MNIST_FILES = {
     "test_images": "t10k-images-idx3-ubyte",
     "test_labels": "t10k-labels-idx1-ubyte",
 }
+
+# MD5 of the decompressed IDX bytes, so any gzip re-compression is accepted.
+MNIST_MD5 = {
+    "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
+    "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
+    "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
+    "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
+}
+
+# Public mirrors of the gzip-compressed MNIST files, tried in order.
+MNIST_MIRRORS = (
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",
+)
 
 
 def _read_bytes(path):
@@ -74,63 +92,191 @@ def load_idx(path):
     return parse_idx(_read_bytes(path), name=str(path))
 
 
-def _find(folder, stem):
-    for candidate in (folder / (stem + ".gz"), folder / stem):
-        if candidate.is_file():
-            return candidate
-    raise FileNotFoundError(
-        f"MNIST file {stem}(.gz) not found in {folder}. Put the four MNIST IDX files "
-        f"there, or pass path=... or set CYMLP_DATA to the folder that holds them."
-    )
+def cache_folder():
+    """Where downloads go: ``$XDG_CACHE_HOME/cymlp``, else ``~/.cache/cymlp``."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "cymlp"
 
 
-def mnist_folder(path=None):
-    """The folder to read MNIST from: ``path``, else ``$CYMLP_DATA``."""
-    folder = path if path is not None else os.environ.get("CYMLP_DATA")
-    if folder is None:
-        raise FileNotFoundError(
-            "no MNIST folder given: pass path=... or set the environment variable "
-            "CYMLP_DATA to a folder holding the four MNIST IDX files"
-        )
+def _find(folders, stem):
+    """The first ``stem.gz`` or ``stem`` in the folders, or None."""
+    for folder in folders:
+        for candidate in (folder / (stem + ".gz"), folder / stem):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def _mnist_folders(path):
+    """The folders load_mnist searches, in order: path, $CYMLP_DATA, the cache."""
+    folders = [Path(p) for p in (path, os.environ.get("CYMLP_DATA")) if p]
+    if path is not None and not Path(path).is_dir():
+        raise FileNotFoundError(f"MNIST folder {path} does not exist")
+    return folders + [cache_folder()]
+
+
+def download_mnist_file(stem, folder, mirrors=MNIST_MIRRORS, progress=True):
+    """Fetch ``stem.gz`` from the first mirror that serves it with the right checksum.
+
+    Writes to a temporary file in ``folder`` and renames it only once the MD5
+    of the decompressed bytes matches, so a failed download leaves nothing.
+    """
     folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"MNIST folder {folder} does not exist")
-    return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / (stem + ".gz")
+    errors = []
+    for mirror in mirrors:
+        url = mirror.rstrip("/") + "/" + stem + ".gz"
+        fd, tmp = tempfile.mkstemp(prefix=stem, suffix=".part", dir=folder)
+        try:
+            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=30) as response:
+                total = int(response.headers.get("Content-Length") or 0)
+                done = 0
+                while chunk := response.read(1 << 16):
+                    out.write(chunk)
+                    done += len(chunk)
+                    if progress:
+                        size = f"{done / 1e6:.1f}/{total / 1e6:.1f} MB" if total else f"{done / 1e6:.1f} MB"
+                        print(f"\rdownloading {url}: {size}", end="", file=sys.stderr, flush=True)
+            if progress:
+                print(file=sys.stderr)
+            digest = hashlib.md5(_read_bytes(tmp)).hexdigest()
+            if digest != MNIST_MD5[stem]:
+                raise ValueError(f"checksum mismatch for {stem} (MD5 {digest}, expected {MNIST_MD5[stem]})")
+            os.replace(tmp, target)
+            return target
+        except (OSError, ValueError) as error:
+            errors.append(f"{url}: {error}")
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+    raise OSError(f"could not download {stem}: " + "; ".join(errors))
 
 
-def load_mnist(path=None, raw=False):
+def load_mnist(path=None, download=True, raw=False, mirrors=MNIST_MIRRORS):
     """MNIST as ``((X_train, y_train), (X_test, y_test))``.
 
     X has one flattened 28x28 image per row, shape (n, 784), float64 scaled
     to [0, 1] as in the paper (``raw=True``: the uint8 pixels); y holds the
-    digits 0-9 as ``intp``. Reads ``path``, else ``$CYMLP_DATA``.
+    digits 0-9 as ``intp``.
+
+    The four IDX files (gzip or not) are looked for in ``path``, then
+    ``$CYMLP_DATA``, then the cache folder (``$XDG_CACHE_HOME/cymlp`` or
+    ``~/.cache/cymlp``). Missing files are downloaded into the cache when
+    ``download`` is true, and kept only if their checksums match.
     """
-    folder = mnist_folder(path)
+    folders = _mnist_folders(path)
     parts = {}
     for key, stem in MNIST_FILES.items():
-        file = _find(folder, stem)
-        array = load_idx(file)
-        kind = "images" if key.endswith("images") else "labels"
-        if array.dtype != np.uint8:
-            raise ValueError(f"{file}: MNIST {kind} must be unsigned bytes, got {array.dtype}")
-        if kind == "images" and (array.ndim != 3 or array.shape[1:] != (28, 28)):
-            raise ValueError(f"{file}: MNIST images must have shape (n, 28, 28), got {array.shape}")
-        if kind == "labels":
-            if array.ndim != 1:
-                raise ValueError(f"{file}: MNIST labels must be 1-D, got shape {array.shape}")
-            if array.size and array.max() > 9:
-                raise ValueError(f"{file}: MNIST labels must be digits 0-9, found {array.max()}")
-        parts[key] = (file, array)
-    result = []
-    for split in ("train", "test"):
-        (image_file, images), (label_file, labels) = parts[f"{split}_images"], parts[f"{split}_labels"]
-        if images.shape[0] != labels.shape[0]:
-            raise ValueError(
-                f"{image_file} holds {images.shape[0]} images but {label_file} "
-                f"{labels.shape[0]} labels"
+        file = _find(folders, stem)
+        if file is None and download:
+            file = download_mnist_file(stem, cache_folder(), mirrors)
+        if file is None:
+            raise FileNotFoundError(
+                f"MNIST file {stem}(.gz) not found in {', '.join(map(str, folders))}. "
+                f"Put the four MNIST IDX files in one of them: pass path=... or set "
+                f"CYMLP_DATA to their folder, or allow download=True."
             )
-        X = images.reshape(images.shape[0], -1)
-        if not raw:
-            X = X / 255.0
-        result.append((X, labels.astype(np.intp)))
-    return tuple(result)
+        images = key.endswith("images")
+        parts[key] = (file, _check_idx(load_idx(file), file, images, n_classes=10))
+    return tuple(_split(parts, split, raw, transposed=False) for split in ("train", "test"))
+
+
+def _check_idx(array, file, images, n_classes):
+    """An IDX array as MNIST-style images (n, 28, 28) or labels (n,), both uint8."""
+    kind = "images" if images else "labels"
+    if array.dtype != np.uint8:
+        raise ValueError(f"{file}: {kind} must be unsigned bytes, got {array.dtype}")
+    if images and (array.ndim != 3 or array.shape[1:] != (28, 28)):
+        raise ValueError(f"{file}: images must have shape (n, 28, 28), got {array.shape}")
+    if not images:
+        if array.ndim != 1:
+            raise ValueError(f"{file}: labels must be 1-D, got shape {array.shape}")
+        if array.size and array.max() >= n_classes:
+            raise ValueError(f"{file}: labels must be in 0..{n_classes - 1}, found {array.max()}")
+    return array
+
+
+def _split(parts, split, raw, transposed):
+    (image_file, images), (label_file, labels) = parts[f"{split}_images"], parts[f"{split}_labels"]
+    if images.shape[0] != labels.shape[0]:
+        raise ValueError(
+            f"{image_file} holds {images.shape[0]} images but {label_file} {labels.shape[0]} labels"
+        )
+    if transposed:  # EMNIST stores each image transposed
+        images = images.transpose(0, 2, 1)
+    X = flatten(images)
+    return (X if raw else scale(X)), labels.astype(np.intp)
+
+
+EMNIST_CLASSES = {"balanced": 47, "byclass": 62, "bymerge": 47, "digits": 10, "letters": 27, "mnist": 10}
+
+
+def load_emnist(split="balanced", path=None, raw=False):
+    """EMNIST ``((X_train, y_train), (X_test, y_test), mapping)`` for one split.
+
+    Reads ``emnist-<split>-{train,test}-{images-idx3,labels-idx1}-ubyte(.gz)`` and
+    ``emnist-<split>-mapping.txt`` from ``path`` or ``$CYMLP_DATA``. Images are
+    returned upright (EMNIST stores them transposed), flattened and scaled as
+    MNIST; ``mapping`` maps each label to its character (Balanced: 47 classes).
+    """
+    if split not in EMNIST_CLASSES:
+        raise ValueError(f"split must be one of {', '.join(EMNIST_CLASSES)}; got {split!r}")
+    folders = [Path(p) for p in (path, os.environ.get("CYMLP_DATA")) if p]
+    prefix = f"emnist-{split}"
+    mapping_file = next((f / f"{prefix}-mapping.txt" for f in folders
+                         if (f / f"{prefix}-mapping.txt").is_file()), None)
+    if mapping_file is None:
+        raise FileNotFoundError(
+            f"{prefix}-mapping.txt not found in {', '.join(map(str, folders)) or '(no folder)'}: "
+            f"pass path=... or set CYMLP_DATA to the folder with the EMNIST files"
+        )
+    mapping = {}
+    for number, line in enumerate(mapping_file.read_text().splitlines(), 1):
+        if line.strip():
+            try:
+                label, code = (int(v) for v in line.split())
+            except ValueError:
+                raise ValueError(f"{mapping_file}:{number}: expected 'label ascii-code', got {line!r}") from None
+            mapping[label] = chr(code)
+    parts = {}
+    for part in ("train", "test"):
+        for key, kind in (("images", "images-idx3"), ("labels", "labels-idx1")):
+            stem = f"{prefix}-{part}-{kind}-ubyte"
+            file = _find([mapping_file.parent], stem)
+            if file is None:
+                raise FileNotFoundError(f"EMNIST file {stem}(.gz) not found in {mapping_file.parent}")
+            array = _check_idx(load_idx(file), file, key == "images", n_classes=max(mapping) + 1)
+            parts[f"{part}_{key}"] = (file, array)
+    train, test = (_split(parts, part, raw, transposed=True) for part in ("train", "test"))
+    return train, test, mapping
+
+
+# ---------------------------------------------------------------- helpers the paper describes
+
+def flatten(images):
+    """(n, 28, 28) images -> (n, 784) rows, as the paper's 784-dimensional inputs."""
+    images = np.asarray(images)
+    return images.reshape(images.shape[0], -1)
+
+
+def scale(pixels):
+    """uint8 pixels -> float64 in [0, 1] (divided by 255)."""
+    return np.asarray(pixels, dtype=np.float64) / 255.0
+
+
+def one_hot(labels, n_classes=10):
+    """Integer labels (n,) -> one-hot rows (n, n_classes) of float64."""
+    labels = np.asarray(labels)
+    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
+        raise ValueError(f"labels must be in 0..{n_classes - 1}")
+    return np.eye(n_classes)[labels]
+
+
+def subset(X, y, fraction, seed=0):
+    """A reproducible random ``fraction`` (0, 1] of the examples, as in the paper's Figure 7."""
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+    n = max(1, round(len(X) * fraction))
+    rows = np.sort(np.random.default_rng(seed).permutation(len(X))[:n])
+    return X[rows], y[rows]
