@@ -1,21 +1,14 @@
-"""Command line: ``cymlp train ...`` and ``cymlp reproduce table1`` (also ``python -m cymlp``)."""
+"""cymlp command line: train an MLP on MNIST, reproduce the paper's experiments, benchmark."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 import time
+from pathlib import Path
 
-from . import MLP, __version__
+from . import MLP, __version__, experiments
 from .datasets import load_mnist
-
-# The paper's Table 1: net53k, eta = 0.2, batch 32 (epoch: (MSE, correct of 10,000)).
-PAPER_TABLE1 = {
-    0: (0.2794, 1049), 20: (0.0187, 8849), 30: (0.0143, 9080), 40: (0.0125, 9202),
-    50: (0.0114, 9284), 60: (0.0107, 9320), 70: (0.0103, 9342), 80: (0.0099, 9360),
-    90: (0.0096, 9379), 100: (0.0093, 9396), 110: (0.0091, 9418), 120: (0.0090, 9425),
-    130: (0.0088, 9428), 140: (0.0088, 9441), 150: (0.0087, 9446), 160: (0.0086, 9446),
-}
 
 
 class CommandError(Exception):
@@ -26,92 +19,145 @@ def _layers(text):
     try:
         return [int(part) for part in text.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers like 784,64,32,10, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers like 784,64,32,10, got {text!r}") from None
 
 
-def _load(data):
+def _positive(kind):
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+        return value
+    return parse
+
+
+def _load(args):
     try:
-        return load_mnist(data)
-    except (OSError, ValueError) as error:  # missing, corrupt, or download failed
+        return load_mnist(args.data, download=not args.no_download)
+    except (OSError, ValueError) as error:  # missing, corrupt, or the download failed
         raise CommandError(str(error)) from None
 
 
-def _initial_record(net, test):
-    """Epoch 0: the untrained network, as the first row of the paper's table."""
-    import numpy as np
-
-    result = net.evaluate(test)
-    return 0, float(np.mean(net.MeanSquaredError(test))), result.correct, result.total
-
-
-def print_table(rows, compare_with_paper=False, out=sys.stdout):
-    """Rows of (epoch, mse, correct, total) as the paper's Table 1, optionally beside it."""
-    header = f"{'Epoch':>5}  {'MSE':>7}  {'Accuracy':>11}"
-    if compare_with_paper:
-        header += f"   | paper: {'MSE':>7}  {'Accuracy':>11}"
-    print(header, file=out)
-    for epoch, mse, correct, total in rows:
-        line = f"{epoch:>5}  {mse:>7.4f}  {f'{correct}/{total}':>11}"
-        if compare_with_paper:
-            paper = PAPER_TABLE1.get(epoch)
-            line += (f"   |        {paper[0]:>7.4f}  {f'{paper[1]}/10000':>11}" if paper
-                     else f"   |        {'-':>7}  {'-':>11}")
-        print(line, file=out)
-
-
-def run_training(layers, lr, batch_size, epochs, gd, seed, data, interval, compare_with_paper):
-    train, test = _load(data)
+def _plots():
     try:
-        net = MLP(layers, seed=seed)
+        from . import plots
+    except ImportError as error:
+        raise CommandError(str(error)) from None
+    return plots
+
+
+def cmd_train(args):
+    try:
+        MLP(args.layers)  # check the layer sizes before loading anything big
     except (TypeError, ValueError) as error:
         raise CommandError(str(error)) from None
-    rows = [_initial_record(net, test)]
-    print(f"Epoch 0: {rows[0][2]}/{rows[0][3]} MSE: {rows[0][1]:.4f}", flush=True)
-    start = time.perf_counter()
+    plots = _plots() if args.plot else None
+    train, test = _load(args)
     try:
-        history = net.train(train, gd=gd, batch_size=batch_size, learning_rate=lr,
-                            epochs=epochs, test_data=test, interval=interval)
+        start = time.perf_counter()
+        net, rows = experiments.training_run(
+            args.layers, train, test, args.lr, args.epochs, gd=args.gd,
+            batch_size=args.batch_size, seed=args.seed, interval=args.interval, verbose=True)
     except (TypeError, ValueError) as error:
         raise CommandError(str(error)) from None
-    elapsed = time.perf_counter() - start
-    rows += [(r.epoch, r.mse, r.correct, r.total) for r in history]
     print()
-    print_table(rows, compare_with_paper)
-    print(f"\n{net!r}, {net.n_parameters} parameters: {epochs} epochs in {elapsed:.1f} s "
-          f"({history[-1].seconds / epochs:.3f} s per epoch of training)")
-    return net
+    print(experiments.format_table(rows))
+    print(f"\n{net!r}, {net.n_parameters} parameters: {args.epochs} epochs in "
+          f"{time.perf_counter() - start:.1f} s")
+    if plots:
+        plots.plot_cost_and_accuracy(rows, args.plot, title=f"{list(args.layers)}, eta = {args.lr}")
+        print(f"wrote {args.plot}")
 
 
-def main(argv=None):
+def cmd_reproduce(args):
+    train, test = _load(args)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    names = ["table1", "fig6", "fig7", "fig8"] if args.experiment == "all" else [args.experiment]
+    plots = _plots() if any(n.startswith("fig") for n in names) else None
+    epochs = {} if args.epochs is None else {"epochs": args.epochs}
+    for name in names:
+        start = time.perf_counter()
+        if name == "table1":
+            print("Table 1: net53k [784, 64, 32, 10], eta = 0.2, batch size 32\n", flush=True)
+            rows = experiments.table1(train, test, seed=args.seed, **epochs)
+            text = experiments.format_table(rows, compare_with_paper=True)
+            print("\n" + text)
+            (out / "table1.txt").write_text(text + "\n")
+        elif name == "fig6":
+            rows = experiments.fig6(train, test, seed=args.seed, verbose=False, **epochs)
+            plots.plot_cost_and_accuracy(rows, out / "fig6.png",
+                                         title="net53k, eta = 0.2: test cost and accuracy")
+            (out / "fig6.txt").write_text(experiments.format_table(rows) + "\n")
+        elif name == "fig7":
+            results = experiments.fig7(train, test, seed=args.seed, jobs=args.jobs, **epochs)
+            plots.plot_accuracy_by_fraction(results, out / "fig7.png",
+                                            title="net13k, eta = 3, on parts of the training set")
+            text = "\n".join(f"{f:>5.0%}  {rows[-1][2]}/{rows[-1][3]}" for f, rows in results.items())
+            (out / "fig7.txt").write_text("fraction  final accuracy\n" + text + "\n")
+        else:
+            results = experiments.fig8(train, test, seed=args.seed, jobs=args.jobs, **epochs)
+            plots.plot_accuracy_by_size(results, out / "fig8.png")
+            text = "\n".join(f"| {sizes} | {n} | {100 * acc:.2f}% |" for sizes, n, acc in results)
+            (out / "fig8.md").write_text("| layers | parameters | test accuracy |\n|---|---:|---:|\n"
+                                         + text + "\n")
+        print(f"{name}: done in {time.perf_counter() - start:.1f} s (output in {out})", flush=True)
+
+
+def cmd_bench(args):
+    try:
+        from .bench import main as bench_main
+    except ImportError as error:
+        raise CommandError(f"{error}: the benchmark needs  pip install 'cymlp[bench]'") from None
+    bench_main(["--repeats", str(args.repeats)] + (["--data", args.data] if args.data else []))
+
+
+def build_parser():
     parser = argparse.ArgumentParser(prog="cymlp", description=__doc__)
     parser.add_argument("--version", action="version", version=f"cymlp {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
+    def data_options(p):
+        p.add_argument("--data", default=None,
+                       help="folder with the MNIST IDX files (default: $CYMLP_DATA, then the cache)")
+        p.add_argument("--no-download", action="store_true",
+                       help="fail instead of downloading MNIST when the files are missing")
+
     train = commands.add_parser("train", help="train an MLP on MNIST and print the paper's table")
-    train.add_argument("--layers", type=_layers, default=[784, 64, 32, 10], help="layer sizes (default 784,64,32,10)")
-    train.add_argument("--lr", type=float, default=0.2, help="learning rate (default 0.2)")
-    train.add_argument("--batch-size", type=int, default=32, help="mini-batch size (default 32)")
-    train.add_argument("--epochs", type=int, default=160, help="epochs (default 160)")
+    train.add_argument("--layers", type=_layers, default=[784, 64, 32, 10],
+                       help="layer sizes (default 784,64,32,10)")
+    train.add_argument("--lr", type=_positive(float), default=0.2, help="learning rate (default 0.2)")
+    train.add_argument("--batch-size", type=_positive(int), default=32, help="mini-batch size (default 32)")
+    train.add_argument("--epochs", type=_positive(int), default=160, help="epochs (default 160)")
     train.add_argument("--gd", choices=["mini-batch", "batch", "sgd"], default="mini-batch")
-    train.add_argument("--interval", type=int, default=10, help="report every N epochs (default 10)")
+    train.add_argument("--interval", type=_positive(int), default=10, help="report every N epochs (default 10)")
     train.add_argument("--seed", type=int, default=None, help="random seed (default: fresh)")
-    train.add_argument("--data", default=None, help="folder with the MNIST IDX files (default $CYMLP_DATA)")
+    train.add_argument("--plot", default=None, help="also draw cost and accuracy to this PNG")
+    data_options(train)
 
     reproduce = commands.add_parser("reproduce", help="reproduce the paper's experiments")
-    reproduce.add_argument("experiment", choices=["table1"])
-    reproduce.add_argument("--epochs", type=int, default=160, help="epochs (default 160, as the paper)")
+    reproduce.add_argument("experiment", choices=["table1", "fig6", "fig7", "fig8", "all"])
+    reproduce.add_argument("--out", default=".", help="folder for tables and PNGs (default .)")
+    reproduce.add_argument("--epochs", type=_positive(int), default=None,
+                           help="override the paper's epochs (160, 80, 30, 30)")
+    reproduce.add_argument("--jobs", type=int, default=1, help="parallel runs in a sweep (joblib)")
     reproduce.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    reproduce.add_argument("--data", default=None, help="folder with the MNIST IDX files (default $CYMLP_DATA)")
+    data_options(reproduce)
 
-    args = parser.parse_args(argv)
+    bench = commands.add_parser("bench", help="seconds per epoch of net53k: cymlp vs NumPy")
+    bench.add_argument("--repeats", type=_positive(int), default=5)
+    data_options(bench)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
     try:
-        if args.command == "train":
-            run_training(args.layers, args.lr, args.batch_size, args.epochs, args.gd, args.seed,
-                         args.data, args.interval, compare_with_paper=False)
-        else:
-            print("Table 1: net53k [784, 64, 32, 10], eta = 0.2, batch size 32\n", flush=True)
-            run_training([784, 64, 32, 10], 0.2, 32, args.epochs, "mini-batch", args.seed,
-                         args.data, 10, compare_with_paper=True)
+        {"train": cmd_train, "reproduce": cmd_reproduce, "bench": cmd_bench}[args.command](args)
     except CommandError as error:
         print(f"cymlp: error: {error}", file=sys.stderr)
         return 2

@@ -1,0 +1,103 @@
+"""The paper's experiments (section 2): Table 1 and Figures 6, 7 and 8.
+
+Each function trains from a seed and returns plain rows of
+``(epoch, mse, correct, total)`` that include the untrained network as
+epoch 0. Independent runs of a sweep go through joblib (threads are enough:
+the compiled core releases the GIL), so ``jobs`` runs them in parallel and
+joblib's other backends (dask, ...) can scale a sweep out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import MLP
+from .datasets import subset
+
+NET53K = [784, 64, 32, 10]
+NET13K = [784, 16, 10, 10]
+FIG7_FRACTIONS = (0.01, 0.10, 0.25, 0.50, 0.75, 1.00)
+FIG8_SIZES = ([784, 10], [784, 16, 10], [784, 16, 10, 10], [784, 32, 16, 10],
+              [784, 64, 32, 10], [784, 128, 64, 10], [784, 256, 128, 10])
+
+# The paper's Table 1: net53k, eta = 0.2, batch 32 (epoch: (MSE, correct of 10,000)).
+PAPER_TABLE1 = {
+    0: (0.2794, 1049), 20: (0.0187, 8849), 30: (0.0143, 9080), 40: (0.0125, 9202),
+    50: (0.0114, 9284), 60: (0.0107, 9320), 70: (0.0103, 9342), 80: (0.0099, 9360),
+    90: (0.0096, 9379), 100: (0.0093, 9396), 110: (0.0091, 9418), 120: (0.0090, 9425),
+    130: (0.0088, 9428), 140: (0.0088, 9441), 150: (0.0087, 9446), 160: (0.0086, 9446),
+}
+
+
+def training_run(layers, train, test, learning_rate, epochs, gd="mini-batch", batch_size=32,
+                 seed=0, interval=1, verbose=False):
+    """Train one network; returns ``(net, rows)`` with rows from epoch 0 on."""
+    net = MLP(layers, seed=seed)
+    result = net.evaluate(test)
+    rows = [(0, float(np.mean(net.MeanSquaredError(test))), result.correct, result.total)]
+    if verbose:
+        print(f"Epoch 0: {result} MSE: {rows[0][1]:.4f}", flush=True)
+    history = net.train(train, gd=gd, batch_size=batch_size, learning_rate=learning_rate, epochs=epochs,
+                        test_data=test, interval=interval, verbose=verbose)
+    rows += [(r.epoch, r.mse, r.correct, r.total) for r in history]
+    return net, rows
+
+
+def table1(train, test, epochs=160, seed=0, verbose=True):
+    """net53k, eta 0.2, batch 32, a row every 10 epochs (the paper's Table 1)."""
+    return training_run(NET53K, train, test, 0.2, epochs, seed=seed, interval=10, verbose=verbose)[1]
+
+
+def fig6(train, test, epochs=80, seed=0, verbose=True):
+    """net53k, eta 0.2, batch 32, test cost and accuracy after every epoch (Figure 6)."""
+    return training_run(NET53K, train, test, 0.2, epochs, seed=seed, interval=1, verbose=verbose)[1]
+
+
+def _parallel(jobs, tasks):
+    from joblib import Parallel, delayed
+
+    return Parallel(n_jobs=jobs, prefer="threads")(delayed(f)(*args) for f, *args in tasks)
+
+
+def fig7(train, test, epochs=30, fractions=FIG7_FRACTIONS, seed=0, jobs=1):
+    """net13k, eta 3, batch 32, trained on fractions of the training set (Figure 7).
+
+    Returns ``{fraction: rows}``; each subset is drawn reproducibly from ``seed``.
+    """
+    def run(fraction):
+        part = subset(*train, fraction, seed=seed)
+        rows = training_run(NET13K, part, test, 3.0, epochs, seed=seed)[1]
+        print(f"fig7: {fraction:.0%} of the training set ({len(part[0])} images): "
+              f"{rows[-1][2]}/{rows[-1][3]}", flush=True)
+        return rows
+
+    return dict(zip(fractions, _parallel(jobs, [(run, f) for f in fractions])))
+
+
+def fig8(train, test, epochs=30, sizes=FIG8_SIZES, learning_rate=3.0, seed=0, jobs=1):
+    """Final test accuracy of networks of several sizes (Figure 8).
+
+    Returns ``[(layer_sizes, n_parameters, accuracy)]``; every network is
+    trained with eta 3 and batch 32 for ``epochs`` epochs.
+    """
+    def run(layers):
+        net, rows = training_run(layers, train, test, learning_rate, epochs, seed=seed,
+                                 interval=epochs)
+        print(f"fig8: {layers}: {net.n_parameters} parameters, {rows[-1][2]}/{rows[-1][3]}", flush=True)
+        return list(layers), net.n_parameters, rows[-1][2] / rows[-1][3]
+
+    return _parallel(jobs, [(run, s) for s in sizes])
+
+
+def format_table(rows, compare_with_paper=False):
+    """Rows of (epoch, mse, correct, total) as the paper's Table 1, optionally beside it."""
+    lines = [f"{'Epoch':>5}  {'MSE':>7}  {'Accuracy':>11}"
+             + (f"   | paper: {'MSE':>7}  {'Accuracy':>11}" if compare_with_paper else "")]
+    for epoch, mse, correct, total in rows:
+        line = f"{epoch:>5}  {mse:>7.4f}  {f'{correct}/{total}':>11}"
+        if compare_with_paper:
+            paper = PAPER_TABLE1.get(epoch)
+            line += (f"   |        {paper[0]:>7.4f}  {f'{paper[1]}/10000':>11}" if paper
+                     else f"   |        {'-':>7}  {'-':>11}")
+        lines.append(line)
+    return "\n".join(lines)
