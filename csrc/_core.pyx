@@ -11,16 +11,16 @@ Conventions (row-major, as NumPy stores C-contiguous arrays):
 * a batch of S examples is a matrix with one example per row, so the
   paper's column-vector formula z = W a + b becomes Z = A_prev W^T + b;
 * ``A[l]`` holds the activations of layer l for the current batch (S, n_out)
-  and ``D[l]`` its error delta (S, n_out).
+  and ``D[l]`` its error delta dC/dZ (S, n_out).
 
-The layer kernels work on a range of output rows [r0, r1) of one layer so
-that a layer's rows can later be split between threads.
+The layer kernels work on a range of output units [r0, r1) of one layer so
+that a layer's units can later be split between threads.
 """
-from libc.math cimport exp, fabs
+from libc.math cimport exp, fabs, tanh
 from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy, memset
 from cpython.exc cimport PyErr_CheckSignals
-from scipy.linalg.cython_blas cimport dgemm
+from scipy.linalg.cython_blas cimport dgemm, ddot
 
 import numpy as np
 
@@ -43,8 +43,21 @@ cdef inline void gemm(bint trans_a, bint trans_b, int m, int n, int k,
 
 
 # --------------------------------------------------------------------------
-# Activation (the paper's logistic sigmoid)
+# Activations (the four of the paper's Figure 3, and softmax for the output)
 # --------------------------------------------------------------------------
+
+# Codes shared with cymlp._mlp.ACTIVATIONS / COSTS.
+cdef enum:
+    SIGMOID = 0
+    TANH = 1
+    RELU = 2
+    LEAKY_RELU = 3
+    SOFTMAX = 4
+
+cdef enum:
+    QUADRATIC = 0
+    CROSS_ENTROPY = 1
+
 
 cdef inline double sigmoid(double z) noexcept nogil:
     """1 / (1 + e^-z), without overflow for large |z|."""
@@ -55,27 +68,62 @@ cdef inline double sigmoid(double z) noexcept nogil:
     return s if z >= 0.0 else e * s
 
 
-cdef inline double sigmoid_prime_from_output(double a) noexcept nogil:
-    """f'(z) = f(z) (1 - f(z)), written in terms of the output a = f(z)."""
-    return a * (1.0 - a)
+cdef inline double activation(int kind, double z, double slope) noexcept nogil:
+    """f(z) for an element-wise activation."""
+    if kind == SIGMOID:
+        return sigmoid(z)
+    if kind == TANH:
+        return tanh(z)
+    if kind == RELU:
+        return z if z > 0.0 else 0.0
+    return z if z > 0.0 else slope * z
+
+
+cdef inline double derivative(int kind, double a, double slope) noexcept nogil:
+    """f'(z), written in terms of the output a = f(z)."""
+    if kind == SIGMOID:
+        return a * (1.0 - a)
+    if kind == TANH:
+        return 1.0 - a * a
+    if kind == RELU:
+        return 1.0 if a > 0.0 else 0.0
+    return 1.0 if a > 0.0 else slope
+
+
+cdef void softmax_row(const double *z, double *a, int n) noexcept nogil:
+    """a = e^(z - max z) / sum e^(z - max z): never overflows."""
+    cdef int j
+    cdef double top = z[0], total = 0.0
+    for j in range(1, n):
+        if z[j] > top:
+            top = z[j]
+    for j in range(n):
+        a[j] = exp(z[j] - top)
+        total += a[j]
+    for j in range(n):
+        a[j] /= total
 
 
 # --------------------------------------------------------------------------
-# Layer kernels over a range of output rows [r0, r1)
+# Layer kernels over a range of output units [r0, r1)
 # --------------------------------------------------------------------------
 
 cdef struct Layer:
     int n_in        # n_{l-1}
     int n_out       # n_l
+    int kind        # activation code
+    double slope    # leaky ReLU slope
     double *W       # (n_out, n_in) weights, updated in place
     double *b       # (n_out,) biases, updated in place
+    double *VW      # (n_out, n_in) momentum velocity of W (NULL: no momentum)
+    double *Vb      # (n_out,) momentum velocity of b
     double *Z       # (S, n_out) weighted inputs (may alias A)
     double *A       # (S, n_out) activations
     double *D       # (S, n_out) error delta
 
 
 cdef void activate_rows(Layer *L, int S, int r0, int r1) noexcept nogil:
-    """Z[:, r0:r1] += b[r0:r1], then A[:, r0:r1] = f(Z[:, r0:r1])."""
+    """Z[:, r0:r1] += b[r0:r1], then A[:, r0:r1] = f(Z[:, r0:r1]) (softmax: whole rows)."""
     cdef int i, j, k
     cdef double z
     for i in range(S):
@@ -83,7 +131,10 @@ cdef void activate_rows(Layer *L, int S, int r0, int r1) noexcept nogil:
             k = i * L.n_out + j
             z = L.Z[k] + L.b[j]
             L.Z[k] = z
-            L.A[k] = sigmoid(z)
+            if L.kind != SOFTMAX:
+                L.A[k] = activation(L.kind, z, L.slope)
+        if L.kind == SOFTMAX:
+            softmax_row(L.Z + i * L.n_out, L.A + i * L.n_out, L.n_out)
 
 
 cdef void forward_rows(Layer *L, const double *A_prev, int S,
@@ -95,16 +146,30 @@ cdef void forward_rows(Layer *L, const double *A_prev, int S,
     activate_rows(L, S, r0, r1)
 
 
-cdef void output_error_rows(Layer *L, const Py_ssize_t *labels, int S,
-                            int r0, int r1) noexcept nogil:
-    """D[:, r0:r1] = (A - Y) * f'(Z) for one-hot Y given by labels (paper's delta_{L-1})."""
-    cdef int i, j
-    cdef double a
+cdef void output_error(Layer *L, const Py_ssize_t *labels, int S, int cost) noexcept nogil:
+    """D = dC/dZ of the output layer for one-hot targets Y given by labels.
+
+    quadratic C = 1/2 ||a - y||^2:    D = (A - Y) * f'(Z) (the paper's delta_{L-1});
+                          softmax:    D = A * (G - sum_k G_k A_k) with G = A - Y;
+    cross-entropy (sigmoid/softmax):  D = A - Y (the closed form, no f').
+    """
+    cdef int i, j, k
+    cdef double g, dot
     for i in range(S):
-        for j in range(r0, r1):
-            a = L.A[i * L.n_out + j]
-            L.D[i * L.n_out + j] = ((a - (1.0 if j == labels[i] else 0.0))
-                                    * sigmoid_prime_from_output(a))
+        dot = 0.0
+        for j in range(L.n_out):
+            k = i * L.n_out + j
+            g = L.A[k] - (1.0 if j == labels[i] else 0.0)
+            L.D[k] = g
+            dot += g * L.A[k]
+        if cost == CROSS_ENTROPY:
+            continue
+        for j in range(L.n_out):
+            k = i * L.n_out + j
+            if L.kind == SOFTMAX:
+                L.D[k] = L.A[k] * (L.D[k] - dot)
+            else:
+                L.D[k] *= derivative(L.kind, L.A[k], L.slope)
 
 
 cdef void backward_error_rows(Layer *L, Layer *prev, int S,
@@ -117,20 +182,7 @@ cdef void backward_error_rows(Layer *L, Layer *prev, int S,
     for i in range(S):
         for j in range(c0, c1):
             k = i * prev.n_out + j
-            prev.D[k] *= sigmoid_prime_from_output(prev.A[k])
-
-
-cdef void weight_product_rows(Layer *L, const double *A_prev, int S,
-                              double alpha, double beta, double *G,
-                              int r0, int r1) noexcept nogil:
-    """G[r0:r1] = alpha * D[:, r0:r1].T @ A_prev + beta * G[r0:r1].
-
-    With G = W, alpha = -eta / S and beta = 1 this is the paper's update
-    w <- w - eta * mean gradient, without materialising the gradient.
-    """
-    gemm(True, False, r1 - r0, L.n_in, S,
-         alpha, L.D + r0, L.n_out, A_prev, L.n_in,
-         beta, G + r0 * L.n_in, L.n_in)
+            prev.D[k] *= derivative(prev.kind, prev.A[k], prev.slope)
 
 
 cdef void bias_product_rows(Layer *L, int S, double alpha, double beta,
@@ -145,6 +197,50 @@ cdef void bias_product_rows(Layer *L, int S, double alpha, double beta,
         g[j] = alpha * s + beta * g[j]
 
 
+cdef struct Step:
+    double alpha      # -eta / S: the step along the summed gradient
+    double decay      # eta * lambda / n: L2 weight decay (Nielsen's network2)
+    double momentum   # mu: classical momentum (0: none)
+
+
+cdef void update_weights(double *W, double *V, Py_ssize_t count, const Step *step,
+                         bint momentum_pass) noexcept nogil:
+    """Momentum's element-wise passes around the product (count weights).
+
+    Before (momentum_pass=False): V = mu V - decay W.  After (True): W += V.
+    """
+    cdef Py_ssize_t i
+    if not momentum_pass:
+        for i in range(count):
+            V[i] = step.momentum * V[i] - step.decay * W[i]
+    else:
+        for i in range(count):
+            W[i] += V[i]
+
+
+cdef void update_rows(Layer *L, const double *A_prev, int S, const Step *step,
+                      int r0, int r1) noexcept nogil:
+    """Algorithm 2's update of units [r0, r1), with the gradient folded into dgemm.
+
+    No momentum:  W = (1 - decay) W + alpha D^T A_prev    (one dgemm, beta = 1 - decay)
+    momentum mu:  V = mu V - decay W + alpha D^T A_prev;  W += V
+    Biases get neither L2 nor anything else: b += alpha sum(D) (or via Vb).
+    """
+    cdef double *W = L.W + r0 * L.n_in
+    cdef Py_ssize_t count = (r1 - r0) * <Py_ssize_t>L.n_in
+    if L.VW == NULL:
+        gemm(True, False, r1 - r0, L.n_in, S, step.alpha, L.D + r0, L.n_out,
+             A_prev, L.n_in, 1.0 - step.decay, W, L.n_in)
+        bias_product_rows(L, S, step.alpha, 1.0, L.b, r0, r1)
+        return
+    update_weights(W, L.VW + r0 * L.n_in, count, step, False)
+    gemm(True, False, r1 - r0, L.n_in, S, step.alpha, L.D + r0, L.n_out,
+         A_prev, L.n_in, 1.0, L.VW + r0 * L.n_in, L.n_in)
+    update_weights(W, L.VW + r0 * L.n_in, count, step, True)
+    bias_product_rows(L, S, step.alpha, step.momentum, L.Vb, r0, r1)
+    update_weights(L.b + r0, L.Vb + r0, r1 - r0, step, True)
+
+
 # --------------------------------------------------------------------------
 # The input layer during training: transposed weights, zero inputs skipped
 # --------------------------------------------------------------------------
@@ -154,13 +250,16 @@ cdef void bias_product_rows(Layer *L, int S, double alpha, double beta,
 # weights unchanged in the update. So the input layer works on the batch's
 # k active columns only: Xc (S, k) holds those columns of the batch and WTc
 # (k, n_out) the matching rows of WT = W.T, copied in before the batch and
-# back after it. On dense data WTc is WT itself and Xc the whole batch.
+# back after it. On dense data, and with L2 or momentum (which move every
+# weight at every step), WTc is WT itself and Xc the whole batch.
 
 cdef struct InputBatch:
     int k           # active input columns of this batch
     bint dense      # True: all columns, WTc is WT
+    bint sparse_ok  # False: always dense (L2 or momentum)
     double *Xc      # (S, k) the batch's active columns
     double *WT      # (n_in, n_out) input-layer weights, transposed
+    double *VT      # (n_in, n_out) their momentum velocity, transposed (or NULL)
     double *WTc     # (k, n_out) rows of WT of the active columns
     double *WTc_buffer  # storage for WTc when it is not WT
     int *cols       # (k,) the active columns, ascending
@@ -172,17 +271,18 @@ cdef void gather_input(InputBatch *B, const double **rows, int S,
     """Find the batch's active columns and copy them (and their weights) in."""
     cdef int i, j, c, k = 0
     cdef const double *x
-    memset(B.active, 0, n_in)
-    for i in range(S):
-        x = rows[i]
+    if B.sparse_ok:
+        memset(B.active, 0, n_in)
+        for i in range(S):
+            x = rows[i]
+            for j in range(n_in):
+                B.active[j] |= x[j] != 0.0
         for j in range(n_in):
-            B.active[j] |= x[j] != 0.0
-    for j in range(n_in):
-        if B.active[j]:
-            B.cols[k] = j
-            k += 1
+            if B.active[j]:
+                B.cols[k] = j
+                k += 1
     # Compacting costs copies of the weights: worth it only for sparse batches.
-    B.dense = 10 * k > 9 * n_in
+    B.dense = not B.sparse_ok or 10 * k > 9 * n_in
     if B.dense:
         B.k = n_in
         B.WTc = B.WT
@@ -216,13 +316,20 @@ cdef void input_forward_rows(Layer *L, InputBatch *B, int S,
     activate_rows(L, S, r0, r1)
 
 
-cdef void input_update_rows(Layer *L, InputBatch *B, int S, double alpha,
-                            int r0, int r1) noexcept nogil:
-    """WTc[:, r0:r1] += alpha * Xc.T @ D[:, r0:r1] and b[r0:r1] += alpha * sum(D)."""
-    gemm(True, False, B.k, r1 - r0, S,
-         alpha, B.Xc, B.k, L.D + r0, L.n_out,
-         1.0, B.WTc + r0, L.n_out)
-    bias_product_rows(L, S, alpha, 1.0, L.b, r0, r1)
+cdef void input_update(Layer *L, InputBatch *B, int S, const Step *step) noexcept nogil:
+    """update_rows for the input layer, on WTc (k, n_out): WTc += alpha Xc^T D, etc."""
+    cdef Py_ssize_t count = B.k * <Py_ssize_t>L.n_out
+    if B.VT == NULL:
+        gemm(True, False, B.k, L.n_out, S, step.alpha, B.Xc, B.k, L.D, L.n_out,
+             1.0 - step.decay, B.WTc, L.n_out)
+        bias_product_rows(L, S, step.alpha, 1.0, L.b, 0, L.n_out)
+        return
+    update_weights(B.WTc, B.VT, count, step, False)   # dense here: WTc is WT
+    gemm(True, False, B.k, L.n_out, S, step.alpha, B.Xc, B.k, L.D, L.n_out,
+         1.0, B.VT, L.n_out)
+    update_weights(B.WTc, B.VT, count, step, True)
+    bias_product_rows(L, S, step.alpha, step.momentum, L.Vb, 0, L.n_out)
+    update_weights(L.b, L.Vb, L.n_out, step, True)
 
 
 cdef void transpose(const double *M, int rows, int cols, double *out) noexcept nogil:
@@ -248,16 +355,16 @@ cdef void forward_batch(Layer *layers, int n_layers, const double *X,
 
 
 cdef void backward_batch(Layer *layers, int n_layers, const Py_ssize_t *labels,
-                         int S) noexcept nogil:
+                         int S, int cost) noexcept nogil:
     """Algorithm 3 on a batch: every layer's delta D, last layer first."""
     cdef int l
-    output_error_rows(&layers[n_layers - 1], labels, S, 0, layers[n_layers - 1].n_out)
+    output_error(&layers[n_layers - 1], labels, S, cost)
     for l in range(n_layers - 1, 0, -1):
         backward_error_rows(&layers[l], &layers[l - 1], S, 0, layers[l].n_in)
 
 
 # --------------------------------------------------------------------------
-# Python entry point
+# Python entry points
 # --------------------------------------------------------------------------
 
 cdef class Network:
@@ -265,11 +372,12 @@ cdef class Network:
 
     Holds pointers to the caller's weight and bias arrays (updated in place by
     ``train_epoch``) and the per-layer buffers, allocated once here and reused
-    for every batch.
+    for every batch. ``kinds`` are the layers' activation codes.
     """
     cdef Layer *layers
     cdef int n_layers
     cdef int max_rows
+    cdef int cost
     cdef InputBatch input
     cdef const double **rows        # the current batch's rows of X
     cdef Py_ssize_t *batch_labels   # and their labels
@@ -279,50 +387,51 @@ cdef class Network:
         self.layers = NULL
         self.rows = NULL
 
-    def __init__(self, list weights, list biases, int max_rows, bint keep_z=False):
+    def __init__(self, list weights, list biases, list kinds, double slope, int cost,
+                 int max_rows, bint keep_z=False, bint momentum=False):
         cdef int l, n_in = weights[0].shape[1], n_out = weights[0].shape[0]
-        cdef double[:, ::1] W, Z, A, D
-        cdef double[::1] b
+        cdef Layer *L
         cdef Py_ssize_t[::1] labels
         cdef int[::1] cols
         cdef unsigned char[::1] active
         self.n_layers = len(weights)
         self.max_rows = max_rows
+        self.cost = cost
         self._keep = []
         self.layers = <Layer *>malloc(self.n_layers * sizeof(Layer))
         self.rows = <const double **>malloc(max_rows * sizeof(double *))
         if self.layers == NULL or self.rows == NULL:
             raise MemoryError()
         for l in range(self.n_layers):
-            W = weights[l]
-            b = biases[l]
-            A = np.empty((max_rows, W.shape[0]))
-            D = np.empty((max_rows, W.shape[0]))
-            Z = np.empty((max_rows, W.shape[0])) if keep_z else A
-            self._keep.extend([W, b, Z, A, D])
-            self.layers[l].n_out = W.shape[0]
-            self.layers[l].n_in = W.shape[1]
-            self.layers[l].W = &W[0, 0]
-            self.layers[l].b = &b[0]
-            self.layers[l].Z = &Z[0, 0]
-            self.layers[l].A = &A[0, 0]
-            self.layers[l].D = &D[0, 0]
+            L = &self.layers[l]
+            L.n_out, L.n_in = weights[l].shape
+            L.kind = kinds[l]
+            L.slope = slope
+            L.W = self._pointer(weights[l])
+            L.b = self._pointer(biases[l])
+            L.A = self._pointer(np.empty((max_rows, L.n_out)))
+            L.D = self._pointer(np.empty((max_rows, L.n_out)))
+            L.Z = self._pointer(np.empty((max_rows, L.n_out))) if keep_z else L.A
+            L.VW = self._pointer(np.zeros((L.n_out, L.n_in))) if momentum else NULL
+            L.Vb = self._pointer(np.zeros(L.n_out)) if momentum else NULL
         labels = np.empty(max_rows, dtype=np.intp)
+        self._keep.append(labels)
         self.batch_labels = &labels[0]
-        W = np.empty((max_rows, n_in))
-        self.input.Xc = &W[0, 0]
-        self._keep.extend([labels, W])
-        W = np.empty((n_in, n_out))
-        self.input.WT = &W[0, 0]
-        self._keep.append(W)
-        W = np.empty((n_in, n_out))
-        self.input.WTc_buffer = &W[0, 0]
-        self._keep.append(W)
+        self.input.Xc = self._pointer(np.empty((max_rows, n_in)))
+        self.input.WT = self._pointer(np.empty((n_in, n_out)))
+        self.input.WTc_buffer = self._pointer(np.empty((n_in, n_out)))
+        self.input.VT = self._pointer(np.zeros((n_in, n_out))) if momentum else NULL
         cols = np.empty(n_in, dtype=np.intc)
         active = np.empty(n_in, dtype=np.uint8)
+        self._keep.extend([cols, active])
         self.input.cols = &cols[0]
         self.input.active = &active[0]
-        self._keep.extend([cols, active])
+
+    cdef double *_pointer(self, array) except NULL:
+        """The data of a C-contiguous float64 array, kept alive with this object."""
+        cdef double[::1] flat = array.reshape(-1)
+        self._keep.append(array)
+        return &flat[0]
 
     def __dealloc__(self):
         free(self.layers)
@@ -344,56 +453,65 @@ cdef class Network:
 
     def gradients(self, const double[:, ::1] X, const Py_ssize_t[::1] labels,
                   list grad_weights, list grad_biases):
-        """Mean gradients of C = 1/2 ||a - y||^2 over the rows of X, into the given arrays."""
+        """Mean gradients of the cost over the rows of X, into the given arrays."""
         cdef int S = X.shape[0], l
         cdef double[:, ::1] G
         cdef double[::1] g
         cdef Layer *L
         with nogil:
             forward_batch(self.layers, self.n_layers, &X[0, 0], S, 0)
-            backward_batch(self.layers, self.n_layers, &labels[0], S)
+            backward_batch(self.layers, self.n_layers, &labels[0], S, self.cost)
         for l in range(self.n_layers):
             G = grad_weights[l]
             g = grad_biases[l]
             L = &self.layers[l]
             with nogil:
-                weight_product_rows(L, &X[0, 0] if l == 0 else self.layers[l - 1].A,
-                                    S, 1.0 / S, 0.0, &G[0, 0], 0, L.n_out)
+                gemm(True, False, L.n_out, L.n_in, S, 1.0 / S, L.D, L.n_out,
+                     &X[0, 0] if l == 0 else self.layers[l - 1].A, L.n_in,
+                     0.0, &G[0, 0], L.n_in)
                 bias_product_rows(L, S, 1.0 / S, 0.0, &g[0], 0, L.n_out)
 
-    cdef void train_batch(self, int S, double alpha) noexcept nogil:
+    cdef void train_batch(self, int S, const Step *step) noexcept nogil:
         """Forward, backward and update on the batch in self.rows / self.batch_labels."""
         cdef int l
-        cdef Layer *L
         cdef Layer *first = &self.layers[0]
         gather_input(&self.input, self.rows, S, first.n_in, first.n_out)
         input_forward_rows(first, &self.input, S, 0, first.n_out)
         forward_batch(self.layers, self.n_layers, NULL, S, 1)
-        backward_batch(self.layers, self.n_layers, self.batch_labels, S)
+        backward_batch(self.layers, self.n_layers, self.batch_labels, S, self.cost)
         # every delta is known (computed with the old weights): update
         for l in range(self.n_layers - 1, 0, -1):
-            L = &self.layers[l]
-            weight_product_rows(L, self.layers[l - 1].A, S, alpha, 1.0, L.W, 0, L.n_out)
-            bias_product_rows(L, S, alpha, 1.0, L.b, 0, L.n_out)
-        input_update_rows(first, &self.input, S, alpha, 0, first.n_out)
+            update_rows(&self.layers[l], self.layers[l - 1].A, S, step, 0, self.layers[l].n_out)
+        input_update(first, &self.input, S, step)
         scatter_input_weights(&self.input, first.n_out)
 
     def train_epoch(self, const double[:, ::1] X, const Py_ssize_t[::1] labels,
                     const Py_ssize_t[::1] order, int batch_size,
-                    double learning_rate, long check_every=1):
+                    double learning_rate, double l2=0.0, double momentum=0.0,
+                    long check_every=1):
         """One epoch of mini-batch gradient descent (Algorithm 2), without the GIL.
 
         The batches are rows order[0:S], order[S:2S], ... of X (the last one may
-        be smaller); ``order=None`` takes X's rows as they are. Every
-        ``check_every`` batches the GIL is taken back for a moment to look for
-        Ctrl-C: a KeyboardInterrupt then leaves the weights of the last
-        completed batch.
+        be smaller); ``order=None`` takes X's rows as they are. ``l2`` is
+        lambda of Nielsen's network2 (decay eta * lambda / n per step) and
+        ``momentum`` mu of classical momentum (the velocities live in this
+        object, so they carry over between epochs). Every ``check_every``
+        batches the GIL is taken back for a moment to look for Ctrl-C: a
+        KeyboardInterrupt then leaves the weights of the last completed batch.
         """
         cdef Py_ssize_t n = X.shape[0], start, row
-        cdef int S, i, n_in = X.shape[1]
+        cdef int S, i
         cdef long batches = 0
+        cdef Step step
         cdef Layer *first = &self.layers[0]
+        if momentum != 0.0 and first.VW == NULL:
+            raise ValueError("momentum needs a Network built with momentum=True")
+        step.decay = learning_rate * l2 / n
+        step.momentum = momentum
+        self.input.sparse_ok = l2 == 0.0 and momentum == 0.0
         transpose(first.W, first.n_out, first.n_in, self.input.WT)
+        if self.input.VT != NULL:
+            transpose(first.VW, first.n_out, first.n_in, self.input.VT)
         try:
             with nogil:
                 start = 0
@@ -403,7 +521,8 @@ cdef class Network:
                         row = start + i if order is None else order[start + i]
                         self.rows[i] = &X[row, 0]
                         self.batch_labels[i] = labels[row]
-                    self.train_batch(S, -learning_rate / S)
+                    step.alpha = -learning_rate / S
+                    self.train_batch(S, &step)
                     start += S
                     batches += 1
                     if batches % check_every == 0:
@@ -411,3 +530,32 @@ cdef class Network:
                             PyErr_CheckSignals()
         finally:
             transpose(self.input.WT, first.n_in, first.n_out, first.W)
+            if self.input.VT != NULL:
+                transpose(self.input.VT, first.n_in, first.n_out, first.VW)
+
+
+# --------------------------------------------------------------------------
+# The single-layer perceptron (paper section 1.2)
+# --------------------------------------------------------------------------
+
+def perceptron_epoch(double[::1] w, double[::1] b, const double[:, ::1] X,
+                     const double[::1] y, double learning_rate):
+    """One epoch of the Perceptron Training Rule, example by example, in order.
+
+    o = H(x . w + b) (H(z) = 1 if z > 0 else 0); w += eta (y - o) x; b += eta (y - o).
+    Returns the total error sum |y - o| of the epoch.
+    """
+    cdef Py_ssize_t i, j, n = X.shape[0]
+    cdef int m = X.shape[1], one = 1
+    cdef double z, error, step, total = 0.0
+    with nogil:
+        for i in range(n):
+            z = ddot(&m, <double *>&X[i, 0], &one, &w[0], &one) + b[0]
+            error = y[i] - (1.0 if z > 0.0 else 0.0)
+            if error != 0.0:
+                step = learning_rate * error
+                b[0] += step
+                for j in range(m):
+                    w[j] += step * X[i, j]
+                total += fabs(error)
+    return total

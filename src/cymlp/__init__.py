@@ -8,6 +8,7 @@
 """
 
 from ._mlp import MLP, EpochRecord, Evaluation, History
+from ._perceptron import Perceptron
 
 __version__ = "0.1.0"
-__all__ = ["MLP", "Evaluation", "EpochRecord", "History", "__version__"]
+__all__ = ["MLP", "Perceptron", "Evaluation", "EpochRecord", "History", "__version__"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+import zipfile
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,12 +14,21 @@ from ._validation import (
     as_dataset,
     as_example,
     as_labels,
+    check_choice,
+    check_fraction,
     check_gd,
     check_int,
     check_layer_sizes,
     check_parameters,
     check_positive_float,
 )
+
+# Activation and cost codes of the compiled core (csrc/_core.pyx).
+ACTIVATIONS = {"sigmoid": 0, "tanh": 1, "relu": 2, "leaky_relu": 3, "softmax": 4}
+HIDDEN_ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu")
+COSTS = {"quadratic": 0, "cross_entropy": 1}
+INITS = ("normal", "xavier", "he", "scaled_normal")
+SAVE_FORMAT_VERSION = 1
 
 # Rows fed forward at once by predict/evaluate: bounds memory for large sets.
 _FORWARD_CHUNK = 8192
@@ -63,11 +73,32 @@ class EpochRecord:
 
 
 class History(list):
-    """The list of :class:`EpochRecord` returned by :meth:`MLP.train`."""
+    """The list of :class:`EpochRecord` returned by :meth:`MLP.train`.
+
+    ``best_epoch`` is the reported epoch with the highest test accuracy (None
+    without test data); with ``patience``, the model keeps that epoch's weights.
+    """
+
+    best_epoch = None
+
+    def plot(self, path, title=None):
+        """Draw test cost (MSE) and accuracy against epochs, as the paper's Figure 6.
+
+        Needs matplotlib (``pip install 'cymlp[plot]'``) and a history with test data.
+        """
+        from .plots import plot_cost_and_accuracy
+
+        rows = [(r.epoch, r.mse, r.correct, r.total) for r in self if r.total is not None]
+        if not rows:
+            raise ValueError("this history has no test results to plot: train with test_data")
+        return plot_cost_and_accuracy(rows, path, title)
 
 
 class MLP:
-    """A fully connected network with sigmoid units trained on the quadratic cost.
+    """A fully connected feed-forward network trained by gradient descent.
+
+    The defaults are the paper's: sigmoid units everywhere, the quadratic
+    cost C = 1/2 ||a - y||^2, weights and biases drawn from N(0, 1).
 
     Parameters
     ----------
@@ -76,27 +107,60 @@ class MLP:
     seed : int or None
         Seed of the model's random generator (``numpy.random.default_rng``),
         which draws the initial parameters and shuffles every epoch: the same
-        seed and data give the same trained weights.
+        seed, data and options give bitwise the same trained weights.
+    activation : {"sigmoid", "tanh", "relu", "leaky_relu"}
+        Activation of the hidden layers (the four of the paper's Figure 3).
+    output_activation : {"sigmoid", "tanh", "relu", "leaky_relu", "softmax"}
+        Activation of the output layer.
+    cost : {"quadratic", "cross_entropy"}
+        The paper's quadratic cost, or the cross-entropy: binary (Nielsen's
+        network2) with sigmoid outputs, categorical with softmax outputs.
+        Cross-entropy needs sigmoid or softmax outputs.
+    init : {"normal", "xavier", "he", "scaled_normal"}
+        "normal": weights and biases ~ N(0, 1) (the paper); "scaled_normal":
+        weights ~ N(0, 1/sqrt(n_in)), biases ~ N(0, 1) (Nielsen's default);
+        "xavier": weights ~ U(+-sqrt(6 / (n_in + n_out))) (Glorot uniform),
+        biases 0; "he": weights ~ N(0, sqrt(2 / n_in)), biases 0.
+    leaky_slope : float
+        Slope of leaky ReLU for z <= 0.
 
     Attributes
     ----------
     weights : list of ndarray
-        ``weights[l]`` has shape (layer_sizes[l+1], layer_sizes[l]), drawn from N(0, 1).
+        ``weights[l]`` has shape (layer_sizes[l+1], layer_sizes[l]).
     biases : list of ndarray
-        ``biases[l]`` has shape (layer_sizes[l+1],), drawn from N(0, 1).
+        ``biases[l]`` has shape (layer_sizes[l+1],).
     """
 
-    def __init__(self, layer_sizes, seed=None):
+    def __init__(self, layer_sizes, seed=None, activation="sigmoid", output_activation="sigmoid",
+                 cost="quadratic", init="normal", leaky_slope=0.01):
         self.layer_sizes = check_layer_sizes(layer_sizes)
+        self.activation = check_choice("activation", activation, HIDDEN_ACTIVATIONS)
+        self.output_activation = check_choice("output_activation", output_activation, ACTIVATIONS)
+        self.cost = check_choice("cost", cost, COSTS)
+        self.init = check_choice("init", init, INITS)
+        self.leaky_slope = check_fraction("leaky_slope", leaky_slope)
+        if self.cost == "cross_entropy" and self.output_activation not in ("sigmoid", "softmax"):
+            raise ValueError(
+                f"cost='cross_entropy' needs output_activation 'sigmoid' or 'softmax', "
+                f"got {self.output_activation!r}"
+            )
         self._rng = np.random.default_rng(seed)
-        pairs = list(zip(self.layer_sizes[:-1], self.layer_sizes[1:]))
-        # As in the paper: all biases first, then all weights.
-        self.biases = [self._rng.standard_normal(n_out) for _, n_out in pairs]
-        self.weights = [self._rng.standard_normal((n_out, n_in)) for n_in, n_out in pairs]
+        self.biases, self.weights = _initial_parameters(self.layer_sizes, self.init, self._rng)
         self._training = threading.Lock()
 
     def __repr__(self):
-        return f"MLP({list(self.layer_sizes)})"
+        options = [f"{name}={getattr(self, name)!r}" for name, default in
+                   (("activation", "sigmoid"), ("output_activation", "sigmoid"),
+                    ("cost", "quadratic"), ("init", "normal")) if getattr(self, name) != default]
+        return f"MLP({', '.join([str(list(self.layer_sizes))] + options)})"
+
+    def _network(self, max_rows, keep_z=False, momentum=False):
+        """The compiled workspace for up to ``max_rows`` rows at once."""
+        kinds = [ACTIVATIONS[self.activation]] * (len(self.weights) - 1)
+        kinds.append(ACTIVATIONS[self.output_activation])
+        return _core.Network(self.weights, self.biases, kinds, self.leaky_slope,
+                             COSTS[self.cost], max_rows, keep_z, momentum)
 
     @property
     def n_parameters(self) -> int:
@@ -106,7 +170,8 @@ class MLP:
     # ------------------------------------------------------------------ training
 
     def train(self, training_data, gd="mini-batch", batch_size=32, learning_rate=0.1,
-              epochs=250, test_data=None, interval=None, verbose=True):
+              epochs=250, test_data=None, interval=None, verbose=True, l2=0.0, momentum=0.0,
+              patience=None):
         """Train with gradient descent (the paper's Algorithm 2), in place.
 
         Parameters
@@ -132,6 +197,15 @@ class MLP:
             default as in the paper, ``epochs // 100`` if epochs >= 100, else 5.
         verbose : bool
             Print a line per reported epoch, e.g. ``Epoch 10: 8788/10000 MSE: 0.0193``.
+        l2 : float
+            L2 weight decay lambda >= 0, scaled by 1/n as in Nielsen's network2:
+            every step also does ``w <- w - eta * lambda / n * w`` (biases are not decayed).
+        momentum : float
+            Classical momentum mu in [0, 1): ``v <- mu v - eta * gradient; w <- w + v``.
+        patience : int, optional
+            Early stopping (the paper's "until the network's performance stops
+            improving"): stop once the test accuracy has not improved for
+            ``patience`` reported epochs, and keep the best weights seen.
 
         Returns
         -------
@@ -147,7 +221,9 @@ class MLP:
 
         Ctrl-C stops training within a fraction of a second with a
         ``KeyboardInterrupt``; the model keeps the weights of the last
-        completed batch.
+        completed batch. If the weights stop being finite (the learning rate
+        is too high), training stops with a ``FloatingPointError`` naming the
+        epoch, and the model keeps the weights from before that epoch.
         """
         n_in, n_out = self.layer_sizes[0], self.layer_sizes[-1]
         gd = check_gd(gd)
@@ -167,34 +243,69 @@ class MLP:
         if interval is None:
             interval = epochs // 100 if epochs >= 100 else 5
         interval = check_int("interval", interval, minimum=1)
+        l2 = 0.0 if l2 == 0 else check_positive_float("l2", l2)
+        momentum = check_fraction("momentum", momentum, below_one=True)
+        if patience is not None:
+            patience = check_int("patience", patience, minimum=1)
+            if test is None:
+                raise ValueError("patience (early stopping) needs test_data to watch")
 
         if not self._training.acquire(blocking=False):
             raise RuntimeError("this MLP is already training (train was called from another thread)")
         try:
             check_parameters(self.weights, self.biases, self.layer_sizes)
             return self._train_loop(X, labels, gd, batch_size, learning_rate, epochs,
-                                    test, interval, verbose)
+                                    test, interval, verbose, l2, momentum, patience)
         finally:
             self._training.release()
 
     def _train_loop(self, X, labels, gd, batch_size, learning_rate, epochs, test,
-                    interval, verbose):
+                    interval, verbose, l2, momentum, patience):
         n = X.shape[0]
-        core = _core.Network(self.weights, self.biases, batch_size)
+        core = self._network(batch_size, momentum=momentum > 0)
         flops_per_batch = 6 * batch_size * sum(W.size for W in self.weights)
         check_every = max(1, int(_FLOPS_PER_SIGNAL_CHECK // flops_per_batch))
         history = History()
         seconds = 0.0
+        best = None  # (correct, epoch, parameters) of the best reported epoch
         for epoch in range(1, epochs + 1):
             # The paper shuffles in mini-batch and sgd modes, not in batch mode
             # (where the order only changes rounding).
             order = None if gd == "batch" else self._rng.permutation(n).astype(np.intp)
+            before = self._parameters()
             start = time.perf_counter()
-            core.train_epoch(X, labels, order, batch_size, learning_rate, check_every)
+            core.train_epoch(X, labels, order, batch_size, learning_rate, l2, momentum,
+                             check_every)
             seconds += time.perf_counter() - start
+            if not all(np.isfinite(p).all() for p in self.weights + self.biases):
+                self._set_parameters(before)
+                raise FloatingPointError(
+                    f"training diverged in epoch {epoch}: the weights became NaN or infinite "
+                    f"(learning_rate={learning_rate} is too high; try a lower one). The model "
+                    f"keeps the weights from before epoch {epoch}."
+                )
             if epoch % interval == 0 or epoch == epochs:
-                history.append(self._report(epoch, seconds, test, verbose))
+                record = self._report(epoch, seconds, test, verbose)
+                history.append(record)
+                if test is not None and (best is None or record.correct > best[0]):
+                    best = (record.correct, epoch, self._parameters() if patience else None)
+                if patience and epoch - best[1] >= patience * interval:
+                    if verbose:
+                        print(f"No improvement for {patience} reports: stopping, keeping the "
+                              f"weights of epoch {best[1]}", flush=True)
+                    break
+        if best is not None:
+            history.best_epoch = best[1]
+            if patience:
+                self._set_parameters(best[2])
         return history
+
+    def _parameters(self):
+        return [p.copy() for p in self.weights + self.biases]
+
+    def _set_parameters(self, parameters):
+        for mine, saved in zip(self.weights + self.biases, parameters):
+            mine[...] = saved
 
     def _report(self, epoch, seconds, test, verbose):
         if test is None:
@@ -214,7 +325,7 @@ class MLP:
     def _forward(self, X):
         """Output activations for the rows of a validated X, fed forward in chunks."""
         out = np.empty((X.shape[0], self.layer_sizes[-1]))
-        core = _core.Network(self.weights, self.biases, min(X.shape[0], _FORWARD_CHUNK))
+        core = self._network(min(X.shape[0], _FORWARD_CHUNK))
         for start in range(0, X.shape[0], _FORWARD_CHUNK):
             chunk = X[start:start + _FORWARD_CHUNK]
             out[start:start + chunk.shape[0]] = core.forward(chunk)
@@ -233,7 +344,7 @@ class MLP:
         X, form = as_example("a", a, self.layer_sizes[0])
         if not cache:
             return _reshape(self._forward(X), form)
-        core = _core.Network(self.weights, self.biases, X.shape[0], keep_z=True)
+        core = self._network(X.shape[0], keep_z=True)
         core.forward(X)
         n_layers = len(self.weights)
         activations = [X] + [core._buffer(l, "A", X.shape[0]).copy() for l in range(n_layers)]
@@ -281,7 +392,7 @@ class MLP:
     # ------------------------------------------------------------------ gradients
 
     def backprop(self, x, y):
-        """Algorithm 3: ``(bias_gradients, weight_gradients)`` of C = 1/2 ||a - y||^2.
+        """Algorithm 3: ``(bias_gradients, weight_gradients)`` of the cost (the paper's 1/2 ||a - y||^2).
 
         ``x`` is one example, (n_in,) or (n_in, 1), and ``y`` its one-hot
         target (n_out,) or (n_out, 1) or integer label. A batch x (n, n_in)
@@ -298,9 +409,96 @@ class MLP:
         labels = as_labels("y", y, X.shape[0], n_out)
         grad_W = [np.empty_like(W) for W in self.weights]
         grad_b = [np.empty_like(b) for b in self.biases]
-        core = _core.Network(self.weights, self.biases, X.shape[0])
+        core = self._network(X.shape[0])
         core.gradients(X, labels, grad_W, grad_b)
         return grad_b, grad_W
+
+
+    # ------------------------------------------------------------------ save / load
+
+    def save(self, path):
+        """Write the model to a ``.npz`` file (no pickles): format version, layer sizes,
+        options and every weight and bias. :meth:`load` reads it back."""
+        arrays = {f"weights_{l}": W for l, W in enumerate(self.weights)}
+        arrays.update({f"biases_{l}": b for l, b in enumerate(self.biases)})
+        np.savez(path, format_version=np.int64(SAVE_FORMAT_VERSION),
+                 layer_sizes=np.array(self.layer_sizes, dtype=np.int64),
+                 activation=np.str_(self.activation),
+                 output_activation=np.str_(self.output_activation),
+                 cost=np.str_(self.cost), init=np.str_(self.init),
+                 leaky_slope=np.float64(self.leaky_slope), **arrays)
+
+    @classmethod
+    def load(cls, path, seed=None):
+        """Read a model written by :meth:`save`; it predicts bit for bit like the saved one.
+
+        The file is read with ``allow_pickle=False`` (nothing in it is executed)
+        and checked: format version, options, every array's shape, dtype and
+        finiteness. Anything else is a ``ValueError`` naming the problem.
+        ``seed`` seeds the loaded model's generator (for further training).
+        """
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                contents = {key: data[key] for key in data.files}
+        except FileNotFoundError:
+            raise
+        except ValueError as error:  # object arrays need pickle
+            raise ValueError(f"{path}: not a cymlp model file ({error})") from None
+        except (OSError, EOFError, zipfile.BadZipFile, KeyError) as error:
+            raise ValueError(f"{path}: not a readable .npz file ({error})") from None
+        return cls._from_contents(contents, path, seed)
+
+    @classmethod
+    def _from_contents(cls, contents, path, seed):
+        def field(key, kind):
+            if key not in contents:
+                raise ValueError(f"{path}: missing {key!r}")
+            value = contents[key]
+            if value.dtype.kind not in kind:
+                raise ValueError(f"{path}: {key!r} has dtype {value.dtype}")
+            return value
+
+        version = field("format_version", "iu")
+        if version.shape != () or int(version) != SAVE_FORMAT_VERSION:
+            raise ValueError(f"{path}: format version {version} is not {SAVE_FORMAT_VERSION}")
+        sizes = field("layer_sizes", "iu")
+        if sizes.ndim != 1:
+            raise ValueError(f"{path}: layer_sizes must be 1-D, got shape {sizes.shape}")
+        options = {key: str(field(key, "U")) for key in ("activation", "output_activation", "cost", "init")}
+        slope = field("leaky_slope", "f")
+        net = cls(sizes.tolist(), seed=seed, leaky_slope=float(slope), **options)
+        expected = set(contents) - {"format_version", "layer_sizes", "leaky_slope", *options}
+        names = {f"{kind}_{l}" for kind in ("weights", "biases") for l in range(len(net.weights))}
+        if expected != names:
+            raise ValueError(f"{path}: expected arrays {sorted(names)}, found {sorted(expected)}")
+        for kind, params in (("weights", net.weights), ("biases", net.biases)):
+            for l, target in enumerate(params):
+                array = field(f"{kind}_{l}", "f")
+                if array.shape != target.shape or array.dtype != np.float64:
+                    raise ValueError(f"{path}: {kind}_{l} must be float64 of shape {target.shape}, "
+                                     f"got {array.dtype} {array.shape}")
+                if not np.isfinite(array).all():
+                    raise ValueError(f"{path}: {kind}_{l} contains NaN or infinity")
+                target[...] = array
+        return net
+
+
+def _initial_parameters(layer_sizes, init, rng):
+    """``(biases, weights)`` for the init scheme; all biases are drawn first, as in the paper."""
+    pairs = list(zip(layer_sizes[:-1], layer_sizes[1:]))
+    if init in ("normal", "scaled_normal"):
+        biases = [rng.standard_normal(n_out) for _, n_out in pairs]
+    else:
+        biases = [np.zeros(n_out) for _, n_out in pairs]
+    weights = []
+    for n_in, n_out in pairs:
+        if init == "xavier":
+            limit = np.sqrt(6.0 / (n_in + n_out))
+            weights.append(rng.uniform(-limit, limit, (n_out, n_in)))
+        else:
+            scale = {"normal": 1.0, "scaled_normal": 1.0 / np.sqrt(n_in), "he": np.sqrt(2.0 / n_in)}[init]
+            weights.append(rng.standard_normal((n_out, n_in)) * scale)
+    return biases, weights
 
 
 def _reshape(A, form):

@@ -36,6 +36,25 @@ def check_positive_float(name, value):
     return value
 
 
+def check_fraction(name, value, below_one=False):
+    """``value`` as a float in [0, 1] (or [0, 1) with below_one)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    value = float(value)
+    upper_ok = value < 1 if below_one else value <= 1
+    if not (np.isfinite(value) and value >= 0 and upper_ok):
+        interval = "[0, 1)" if below_one else "[0, 1]"
+        raise ValueError(f"{name} must be in {interval}, got {value}")
+    return value
+
+
+def check_choice(name, value, choices):
+    """``value`` if it is one of ``choices``."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+    return value
+
+
 def check_layer_sizes(layer_sizes):
     """At least two positive layer widths, as a tuple of ints."""
     try:

@@ -1,0 +1,81 @@
+"""The single-layer perceptron of the paper's sections 1.2 and 4.1."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _core
+from ._validation import as_features, check_int, check_positive_float
+
+
+class Perceptron:
+    """One neuron with the Heaviside step activation, trained by the Perceptron Training Rule.
+
+    Parameters
+    ----------
+    input_size : int
+        Number of features.
+    learning_rate : float
+        eta > 0 in the rule ``w_i <- w_i + eta (y - o) x_i`` (equations 5 and 6).
+    seed : int or None
+        Seed of the generator that draws the initial weights and bias from N(0, 1).
+    """
+
+    def __init__(self, input_size, learning_rate=0.01, seed=None):
+        self.input_size = check_int("input_size", input_size, minimum=1)
+        self.learning_rate = check_positive_float("learning_rate", learning_rate)
+        rng = np.random.default_rng(seed)
+        self.weights = rng.standard_normal(self.input_size)
+        self.bias = float(rng.standard_normal())
+
+    def __repr__(self):
+        return f"Perceptron({self.input_size}, learning_rate={self.learning_rate})"
+
+    def classify(self, x):
+        """H(x . w + b): 1 if the weighted sum is > 0, else 0.
+
+        ``x`` is one example (input_size,) -> int, or a batch (n, input_size) -> array.
+        """
+        x_arr = np.asarray(x)
+        single = x_arr.ndim == 1
+        X = as_features("x", x_arr.reshape(1, -1) if single else x_arr, self.input_size)
+        out = (X @ self.weights + self.bias > 0).astype(np.intp)
+        return int(out[0]) if single else out
+
+    def _data(self, features, labels):
+        X = as_features("features", features, self.input_size)
+        y = np.asarray(labels)
+        if y.shape != (X.shape[0],):
+            raise ValueError(f"labels must have shape ({X.shape[0]},), got {y.shape}")
+        if y.dtype == bool:
+            y = y.astype(np.float64)
+        if y.dtype.kind not in "iuf" or not np.isin(y, (0, 1)).all():
+            raise ValueError("labels must be 0 or 1")
+        return X, np.ascontiguousarray(y, dtype=np.float64)
+
+    def train(self, features, labels, epochs=100, verbose=True):
+        """Apply the Perceptron Training Rule example by example, in order (compiled loop).
+
+        Prints the total error every 10 epochs and stops early at zero error,
+        as the paper's code does. Returns the total error sum |y - o| of each
+        epoch run.
+        """
+        X, y = self._data(features, labels)
+        epochs = check_int("epochs", epochs, minimum=1)
+        w = np.ascontiguousarray(self.weights, dtype=np.float64)
+        b = np.array([self.bias])
+        errors = []
+        for epoch in range(epochs):
+            total = _core.perceptron_epoch(w, b, X, y, self.learning_rate)
+            errors.append(int(total))
+            if verbose and (epoch % 10 == 0 or total == 0 or epoch == epochs - 1):
+                print(f"Epoch {epoch}: Error = {int(total)}", flush=True)
+            if total == 0:
+                break
+        self.weights, self.bias = w, float(b[0])
+        return errors
+
+    def eval(self, features, labels):
+        """Accuracy on the data, a number in [0, 1] (the paper's returns a broken string)."""
+        X, y = self._data(features, labels)
+        return float(np.mean(self.classify(X) == y))
