@@ -29,6 +29,21 @@ def test_train_prints_progress_and_the_table_and_plots(mnist_dir, tmp_path):
     assert is_png(plot)
 
 
+def test_train_with_options_saves_a_model_that_loads(mnist_dir, mnist, tmp_path):
+    from cymlp import MLP
+
+    path = tmp_path / "model.npz"
+    result = cymlp("train", "--layers", "784,20,10", "--activation", "relu", "--output-activation",
+                   "softmax", "--cost", "cross_entropy", "--init", "he", "--lr", "0.05",
+                   "--momentum", "0.9", "--l2", "1", "--epochs", "1", "--interval", "1",
+                   "--seed", "3", "--data", str(mnist_dir), "--save", str(path))
+    assert result.returncode == 0, result.stderr
+    final = [line for line in result.stdout.splitlines() if line.startswith("Epoch 1:")][0]
+    net = MLP.load(path)
+    assert net.activation == "relu" and net.cost == "cross_entropy"
+    assert final.split()[2] == str(net.evaluate(mnist[1]))
+
+
 def test_reproduce_everything_on_few_epochs(mnist_dir, tmp_path):
     result = cymlp("reproduce", "all", "--epochs", "1", "--jobs", "2", "--out", str(tmp_path),
                    "--data", str(mnist_dir))
@@ -45,6 +60,7 @@ def test_reproduce_everything_on_few_epochs(mnist_dir, tmp_path):
     (["train", "--layers", "784,x"], "comma-separated integers"),
     (["train", "--lr", "-1"], "must be > 0"),
     (["train", "--epochs", "0"], "must be > 0"),
+    (["train", "--cost", "cross_entropy", "--output-activation", "relu"], "needs output_activation"),
     (["reproduce", "fig9"], "invalid choice"),
     (["frobnicate"], "invalid choice"),
 ])

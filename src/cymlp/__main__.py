@@ -51,8 +51,10 @@ def _plots():
 
 
 def cmd_train(args):
+    model_options = dict(activation=args.activation, output_activation=args.output_activation,
+                         cost=args.cost, init=args.init)
     try:
-        MLP(args.layers)  # check the layer sizes before loading anything big
+        MLP(args.layers, **model_options)  # check the options before loading anything big
     except (TypeError, ValueError) as error:
         raise CommandError(str(error)) from None
     plots = _plots() if args.plot else None
@@ -61,8 +63,10 @@ def cmd_train(args):
         start = time.perf_counter()
         net, rows = experiments.training_run(
             args.layers, train, test, args.lr, args.epochs, gd=args.gd,
-            batch_size=args.batch_size, seed=args.seed, interval=args.interval, verbose=True)
-    except (TypeError, ValueError) as error:
+            batch_size=args.batch_size, seed=args.seed, interval=args.interval, verbose=True,
+            model_options=model_options, l2=args.l2, momentum=args.momentum,
+            patience=args.patience)
+    except (TypeError, ValueError, FloatingPointError) as error:
         raise CommandError(str(error)) from None
     print()
     print(experiments.format_table(rows))
@@ -71,6 +75,12 @@ def cmd_train(args):
     if plots:
         plots.plot_cost_and_accuracy(rows, args.plot, title=f"{list(args.layers)}, eta = {args.lr}")
         print(f"wrote {args.plot}")
+    if args.save:
+        try:
+            net.save(args.save)
+        except OSError as error:
+            raise CommandError(f"could not save the model: {error}") from None
+        print(f"saved the model to {args.save}")
 
 
 def cmd_reproduce(args):
@@ -135,7 +145,18 @@ def build_parser():
     train.add_argument("--epochs", type=_positive(int), default=160, help="epochs (default 160)")
     train.add_argument("--gd", choices=["mini-batch", "batch", "sgd"], default="mini-batch")
     train.add_argument("--interval", type=_positive(int), default=10, help="report every N epochs (default 10)")
+    train.add_argument("--activation", choices=["sigmoid", "tanh", "relu", "leaky_relu"],
+                       default="sigmoid", help="hidden-layer activation (default sigmoid)")
+    train.add_argument("--output-activation", default="sigmoid",
+                       choices=["sigmoid", "tanh", "relu", "leaky_relu", "softmax"])
+    train.add_argument("--cost", choices=["quadratic", "cross_entropy"], default="quadratic")
+    train.add_argument("--init", choices=["normal", "xavier", "he", "scaled_normal"], default="normal")
+    train.add_argument("--l2", type=float, default=0.0, help="L2 weight decay lambda (default 0)")
+    train.add_argument("--momentum", type=float, default=0.0, help="momentum mu (default 0)")
+    train.add_argument("--patience", type=_positive(int), default=None,
+                       help="stop after N reports without improvement, keep the best weights")
     train.add_argument("--seed", type=int, default=None, help="random seed (default: fresh)")
+    train.add_argument("--save", default=None, help="save the trained model to this .npz file")
     train.add_argument("--plot", default=None, help="also draw cost and accuracy to this PNG")
     data_options(train)
 

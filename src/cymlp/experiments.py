@@ -30,15 +30,19 @@ PAPER_TABLE1 = {
 
 
 def training_run(layers, train, test, learning_rate, epochs, gd="mini-batch", batch_size=32,
-                 seed=0, interval=1, verbose=False):
-    """Train one network; returns ``(net, rows)`` with rows from epoch 0 on."""
-    net = MLP(layers, seed=seed)
+                 seed=0, interval=1, verbose=False, model_options=None, **train_options):
+    """Train one network; returns ``(net, rows)`` with rows from epoch 0 on.
+
+    ``model_options`` go to :class:`MLP` (activation, cost, ...), the other
+    keywords to :meth:`MLP.train` (l2, momentum, patience).
+    """
+    net = MLP(layers, seed=seed, **(model_options or {}))
     result = net.evaluate(test)
     rows = [(0, float(np.mean(net.MeanSquaredError(test))), result.correct, result.total)]
     if verbose:
         print(f"Epoch 0: {result} MSE: {rows[0][1]:.4f}", flush=True)
     history = net.train(train, gd=gd, batch_size=batch_size, learning_rate=learning_rate, epochs=epochs,
-                        test_data=test, interval=interval, verbose=verbose)
+                        test_data=test, interval=interval, verbose=verbose, **train_options)
     rows += [(r.epoch, r.mse, r.correct, r.total) for r in history]
     return net, rows
 
