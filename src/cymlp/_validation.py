@@ -90,8 +90,13 @@ def _numeric_array(name, value):
     return array
 
 
-def as_features(name, X, n_in):
-    """X as a C-contiguous float64 array of shape (n, n_in) with finite values."""
+def as_features(name, X, n_in, dtype=np.float64, allow_uint8=False):
+    """X as a C-contiguous array of shape (n, n_in) with finite values, of ``dtype``.
+
+    With ``allow_uint8``, uint8 pixels are kept as they are (no float copy: the
+    core scales them by 1/255 as it gathers each batch); a C-contiguous
+    ``np.memmap`` is used in place.
+    """
     X = _numeric_array(name, X)
     if X.ndim != 2:
         raise ValueError(f"{name} must have shape (n, {n_in}), got shape {X.shape}")
@@ -102,7 +107,9 @@ def as_features(name, X, n_in):
         )
     if X.shape[0] == 0:
         raise ValueError(f"{name} is empty: expected shape (n, {n_in}) with n >= 1")
-    X = np.ascontiguousarray(X, dtype=np.float64)
+    if allow_uint8 and X.dtype == np.uint8:
+        return X if X.flags.c_contiguous else np.ascontiguousarray(X)
+    X = np.ascontiguousarray(X, dtype=dtype)
     if not np.isfinite(X).all():
         bad = np.argwhere(~np.isfinite(X))[0]
         raise ValueError(f"{name} contains NaN or infinity (first at row {bad[0]}, column {bad[1]})")
@@ -170,10 +177,11 @@ def _pair_parts(name, data, n_in, n_out):
     return np.stack(xs), np.stack(ys)
 
 
-def as_dataset(name, data, n_in, n_out):
+def as_dataset(name, data, n_in, n_out, dtype=np.float64):
     """``(X, labels)`` from a tuple of arrays ``(X, Y)`` or a sequence of ``(x, y)`` pairs.
 
-    X: float64, shape (n, n_in), C-contiguous; labels: intp, shape (n,).
+    X: ``dtype`` (or uint8 pixels, kept as they are), shape (n, n_in),
+    C-contiguous; labels: intp, shape (n,).
     """
     if data is None:
         raise ValueError(f"{name} is required")
@@ -190,32 +198,32 @@ def as_dataset(name, data, n_in, n_out):
                 f"got {type(data).__name__}"
             ) from None
         X, Y = _pair_parts(name, data, n_in, n_out)
-    X = as_features(f"{name} X", X, n_in)
+    X = as_features(f"{name} X", X, n_in, dtype, allow_uint8=True)
     labels = as_labels(f"{name} Y", Y, X.shape[0], n_out)
     return X, labels
 
 
-def as_example(name, x, n_in):
-    """One example (n_in,) or (n_in, 1), or a batch (n, n_in).
+def as_example(name, x, n_in, dtype=np.float64):
+    """One example (n_in,) or (n_in, 1), or a batch (n, n_in) (uint8 pixels kept as they are).
 
     Returns ``(X, shape)`` where X is (n, n_in) and shape is "vector", "column" or "batch".
     """
     arr = _numeric_array(name, x)
     if arr.shape == (n_in,):
-        return as_features(name, arr.reshape(1, n_in), n_in), "vector"
+        return as_features(name, arr.reshape(1, n_in), n_in, dtype, True), "vector"
     if arr.ndim == 2 and arr.shape == (n_in, 1) and n_in != 1:
-        return as_features(name, arr.reshape(1, n_in), n_in), "column"
+        return as_features(name, arr.reshape(1, n_in), n_in, dtype, True), "column"
     if arr.ndim == 2:
-        return as_features(name, arr, n_in), "batch"
+        return as_features(name, arr, n_in, dtype, True), "batch"
     raise ValueError(
         f"{name} must have shape ({n_in},), ({n_in}, 1) or (n, {n_in}), got {arr.shape}"
     )
 
 
-def check_parameters(weights, biases, layer_sizes):
-    """The model's weights and biases: right shapes, float64, C-contiguous, finite.
+def check_parameters(weights, biases, layer_sizes, dtype=np.float64):
+    """The model's weights and biases: right shapes, ``dtype``, C-contiguous, finite.
 
-    Arrays that are not C-contiguous float64 are replaced in the lists by a copy.
+    Arrays that are not C-contiguous ``dtype`` are replaced in the lists by a copy.
     """
     n_layers = len(layer_sizes) - 1
     if len(weights) != n_layers or len(biases) != n_layers:
@@ -231,6 +239,6 @@ def check_parameters(weights, biases, layer_sizes):
                 raise ValueError(f"{kind}[{l}] must have shape {shape}, got {arr.shape}")
             if not np.isfinite(arr).all():
                 raise ValueError(f"{kind}[{l}] contains NaN or infinity")
-            if not (isinstance(params[l], np.ndarray) and params[l].dtype == np.float64
+            if not (isinstance(params[l], np.ndarray) and params[l].dtype == dtype
                     and params[l].flags.c_contiguous and params[l].flags.writeable):
-                params[l] = np.array(arr, dtype=np.float64, order="C")
+                params[l] = np.array(arr, dtype=dtype, order="C")

@@ -261,8 +261,8 @@ def flatten(images):
 
 
 def scale(pixels):
-    """uint8 pixels -> float64 in [0, 1] (divided by 255)."""
-    return np.asarray(pixels, dtype=np.float64) / 255.0
+    """uint8 pixels -> float64 in [0, 1]: x * (1/255), exactly as the core scales uint8 input."""
+    return np.multiply(pixels, 1.0 / 255.0, dtype=np.float64)
 
 
 def one_hot(labels, n_classes=10):
