@@ -43,6 +43,15 @@ def test_bad_idx_bytes_are_rejected_with_the_reason(data, message):
         parse_idx(data, name="x.idx")
 
 
+@pytest.mark.parametrize("compress", [False, True])
+def test_lying_idx_headers_are_rejected_before_allocating(tmp_path, compress):
+    data = bytes([0, 0, 0x0E, 2]) + np.array([4_000_000_000, 4_000_000_000], ">u4").tobytes() + b"x" * 64
+    path = tmp_path / "lie.idx"
+    path.write_bytes(gzip.compress(data) if compress else data)
+    with pytest.raises(ValueError, match="truncated"):
+        load_idx(path)  # 128 PB claimed: must fail at once, not try to allocate
+
+
 def test_load_mnist_has_the_papers_shapes_and_scaling(mnist):
     (X_train, y_train), (X_test, y_test) = mnist
     assert X_train.shape == (60000, 784) and X_test.shape == (10000, 784)

@@ -32,8 +32,9 @@ COSTS = {"quadratic": 0, "cross_entropy": 1}
 INITS = ("normal", "xavier", "he", "scaled_normal")
 SAVE_FORMAT_VERSION = 1
 
-# Rows fed forward at once by predict/evaluate: bounds memory for large sets.
-_FORWARD_CHUNK = 8192
+# Rows fed forward at once by predict/evaluate: bounds memory for large sets
+# (a chunk of uint8 input becomes floats only chunk by chunk).
+_FORWARD_CHUNK = 1024
 # Floating-point operations between two looks for Ctrl-C (tens of milliseconds).
 _FLOPS_PER_SIGNAL_CHECK = 5e8
 

@@ -1,12 +1,21 @@
-"""Seconds per epoch of net53k on the 60,000 MNIST training images: cymlp vs NumPy.
+"""Seconds per epoch of net53k on the 60,000 MNIST training images: cymlp and its peers.
 
-Both sides start from the same weights, see the same shuffled order and run
-in this process, interleaved epoch by epoch, so machine noise hits both
-alike. The NumPy side is ``cymlp.reference.ReferenceMLP``: vectorized, with
-buffers allocated once (``out=``), i.e. NumPy at its best. BLAS threads (of
-NumPy's and SciPy's OpenBLAS alike) are set with threadpoolctl.
+Every contender trains net53k [784, 64, 32, 10] (sigmoid, quadratic cost, the
+paper's Algorithm 2) from the same initial weights, on the same shuffled
+order, in this process, interleaved epoch by epoch so that machine noise hits
+all alike; the figure is the median over ``--repeats`` epochs (a contender
+slower than 3 s per epoch runs one epoch). Thread counts are set with
+threadpoolctl (BLAS), cymlp's ``n_threads`` and ``torch.set_num_threads``.
 
-Usage: cymlp bench, or python benchmarks/bench_epoch.py [--data DIR] [--repeats 5] [--json out.json]
+Contenders: cymlp (float64 and float32, input as float or as uint8 pixels);
+the NumPy reference ``cymlp.reference.ReferenceMLP`` (vectorized, buffers
+allocated once: NumPy at its best); a per-example loop written the way the
+paper's section 4.2 does it (with the gradient accumulators reset per batch);
+and, when installed, PyTorch (float64, manual SGD) and JAX (jit of a whole
+epoch with lax.scan; JAX runs in a subprocess per thread count, as XLA reads
+its thread settings at start-up).
+
+Usage: cymlp bench [--quick], or python benchmarks/bench_epoch.py [options]
 (needs threadpoolctl: pip install 'cymlp[bench]').
 """
 
@@ -17,75 +26,342 @@ import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
 
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from cymlp import MLP, _core
-from cymlp import reference as ref
-from cymlp.datasets import load_mnist
+from . import MLP
+from . import reference as ref
+from .datasets import load_mnist
 
 SIZES = [784, 64, 32, 10]
+LEARNING_RATE = 0.2
 # Per example: 2 flops per weight in the forward product and in the update, and in the
 # backward product of every layer but the first (the input layer needs no delta).
 _WEIGHTS = [a * b for a, b in zip(SIZES[:-1], SIZES[1:])]
 FLOP_PER_EXAMPLE = 2 * (2 * sum(_WEIGHTS) + sum(_WEIGHTS[1:]))
+SLOW = 3.0  # seconds: a contender this slow runs a single epoch
 
 
-def bench(X, labels, batch_size, threads, repeats, learning_rate=0.2):
-    """Median seconds per epoch (cymlp, numpy) over ``repeats`` interleaved epochs."""
-    n = X.shape[0]
-    Y = ref.one_hot(labels, SIZES[-1])
-    net = MLP(SIZES, seed=0)
-    weights = [W.copy() for W in net.weights]
-    biases = [b.copy() for b in net.biases]
-    core = _core.Network(net.weights, net.biases, batch_size)
-    reference = ref.ReferenceMLP(weights, biases, batch_size)
+# ------------------------------------------------------------------ contenders
+
+class Cymlp:
+    def __init__(self, X, y, batch_size, threads, dtype=np.float64):
+        self.net = MLP(SIZES, seed=0, dtype=dtype)
+        self.core = self.net._network(batch_size)
+        self.X, self.y, self.S, self.threads = X, y, batch_size, threads
+
+    def epoch(self, order):
+        self.core.train_epoch(self.X, self.y, order, self.S, LEARNING_RATE, 0.0, 0.0,
+                              1 << 40, self.threads)
+
+
+class NumPyReference:
+    def __init__(self, X, y, batch_size):
+        net = MLP(SIZES, seed=0)
+        self.model = ref.ReferenceMLP(net.weights, net.biases, batch_size)
+        self.X, self.Y, self.S = X, ref.one_hot(y, 10), batch_size
+
+    def epoch(self, order):
+        self.model.train_epoch(self.X, self.Y, order, self.S, LEARNING_RATE)
+
+
+class PaperLoop:
+    """Section 4.2's mini-batch code: backprop one (784, 1) column at a time, summed per batch."""
+
+    def __init__(self, X, y, batch_size):
+        net = MLP(SIZES, seed=0)
+        self.weights = net.weights
+        self.biases = [b.reshape(-1, 1).copy() for b in net.biases]
+        self.data = [(x.reshape(-1, 1), ref.one_hot(label, 10).reshape(-1, 1)) for x, label in zip(X, y)]
+        self.S = batch_size
+
+    def backprop(self, x, y):
+        activations, zs = [x], []
+        for W, b in zip(self.weights, self.biases):
+            zs.append(W @ activations[-1] + b)
+            activations.append(ref.sigmoid(zs[-1]))
+        delta = (activations[-1] - y) * ref.sigmoid_prime_from_output(activations[-1])
+        grad_b, grad_W = [None] * len(self.weights), [None] * len(self.weights)
+        for l in range(len(self.weights) - 1, -1, -1):
+            grad_b[l], grad_W[l] = delta, delta @ activations[l].T
+            if l > 0:
+                delta = (self.weights[l].T @ delta) * ref.sigmoid_prime_from_output(activations[l])
+        return grad_b, grad_W
+
+    def epoch(self, order):
+        for start in range(0, len(order), self.S):
+            batch = order[start:start + self.S]
+            sum_b = [np.zeros_like(b) for b in self.biases]
+            sum_W = [np.zeros_like(W) for W in self.weights]
+            for i in batch:
+                grad_b, grad_W = self.backprop(*self.data[i])
+                for l in range(len(self.weights)):
+                    sum_b[l] += grad_b[l]
+                    sum_W[l] += grad_W[l]
+            for l in range(len(self.weights)):
+                self.weights[l] -= LEARNING_RATE / len(batch) * sum_W[l]
+                self.biases[l] -= LEARNING_RATE / len(batch) * sum_b[l]
+
+
+class Torch:
+    """PyTorch, float64, the same vectorized math with manual SGD (no autograd)."""
+
+    def __init__(self, X, y, batch_size, threads):
+        import torch
+
+        self.torch = torch
+        torch.set_num_threads(threads)
+        net = MLP(SIZES, seed=0)
+        self.W = [torch.from_numpy(W.copy()) for W in net.weights]
+        self.b = [torch.from_numpy(b.copy()) for b in net.biases]
+        self.X = torch.from_numpy(X)
+        self.Y = torch.from_numpy(ref.one_hot(y, 10))
+        self.S = batch_size
+
+    def epoch(self, order):
+        torch = self.torch
+        order = torch.from_numpy(order)
+        with torch.no_grad():
+            for start in range(0, len(order), self.S):
+                rows = order[start:start + self.S]
+                x, y = self.X.index_select(0, rows), self.Y.index_select(0, rows)
+                activations = [x]
+                for W, b in zip(self.W, self.b):
+                    activations.append(torch.sigmoid(torch.addmm(b, activations[-1], W.T)))
+                a = activations[-1]
+                delta = (a - y) * a * (1 - a)
+                step = LEARNING_RATE / len(rows)
+                for l in range(len(self.W) - 1, -1, -1):
+                    grad_W, grad_b = delta.T @ activations[l], delta.sum(0)
+                    if l > 0:
+                        a = activations[l]
+                        delta = (delta @ self.W[l]) * a * (1 - a)
+                    self.W[l].sub_(grad_W, alpha=step)
+                    self.b[l].sub_(grad_b, alpha=step)
+
+
+JAX_SCRIPT = r"""
+import json, os, statistics, sys, time
+import numpy as np
+import jax, jax.numpy as jnp
+jax.config.update("jax_enable_x64", True)
+from cymlp import MLP
+from cymlp.datasets import load_mnist
+(X, y), _ = load_mnist(os.environ.get("CYMLP_BENCH_DATA") or None)
+S, repeats, lr = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+net = MLP([784, 64, 32, 10], seed=0)
+params = [(jnp.asarray(W), jnp.asarray(b)) for W, b in zip(net.weights, net.biases)]
+Y = np.eye(10)[y]
+n = (len(X) // S) * S
+
+def step(params, batch):
+    x, t = batch
+    acts = [x]
+    for W, b in params:
+        acts.append(jax.nn.sigmoid(acts[-1] @ W.T + b))
+    a = acts[-1]
+    delta = (a - t) * a * (1 - a)
+    new = list(params)
+    for l in range(len(params) - 1, -1, -1):
+        W, b = params[l]
+        gW, gb = delta.T @ acts[l], delta.sum(0)
+        if l > 0:
+            delta = (delta @ W) * acts[l] * (1 - acts[l])
+        new[l] = (W - lr / S * gW, b - lr / S * gb)
+    return new, None
+
+@jax.jit
+def epoch(params, X, Y, order):
+    xs = X[order].reshape(-1, S, X.shape[1])
+    ts = Y[order].reshape(-1, S, Y.shape[1])
+    params, _ = jax.lax.scan(step, params, (xs, ts))
+    return params
+
+Xj, Yj = jnp.asarray(X), jnp.asarray(Y)
+rng = np.random.default_rng(1)
+jax.block_until_ready(epoch(params, Xj, Yj, jnp.asarray(rng.permutation(len(X))[:n])))  # compile
+times = []
+for _ in range(repeats):
+    order = jnp.asarray(rng.permutation(len(X))[:n])
+    start = time.perf_counter()
+    params = jax.block_until_ready(epoch(params, Xj, Yj, order))
+    times.append(time.perf_counter() - start)
+print(json.dumps(statistics.median(times) * len(X) / n))
+"""
+
+
+def jax_epoch(batch_size, threads, repeats, data):
+    """Median seconds per epoch of JAX in a fresh process limited to ``threads`` threads."""
+    env = dict(os.environ, CYMLP_BENCH_DATA=data or "",
+               XLA_FLAGS=f"--xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'} "
+                         f"intra_op_parallelism_threads={threads}",
+               OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
+    result = subprocess.run([sys.executable, "-c", JAX_SCRIPT, str(batch_size), str(repeats),
+                             str(LEARNING_RATE)], capture_output=True, text=True, env=env)
+    if result.returncode != 0:
+        raise RuntimeError(result.stderr.strip().splitlines()[-1])
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def installed(module):
+    try:
+        __import__(module)
+        return True
+    except ImportError:
+        return False
+
+
+# ------------------------------------------------------------------ measuring
+
+def median_epochs(contenders, n, repeats):
+    """Interleave epochs of the contenders on shared shuffled orders; median seconds each."""
+    times = {name: [] for name in contenders}
     rng = np.random.default_rng(1)
-    times = {"cymlp": [], "numpy": []}
-    with threadpool_limits(limits=threads, user_api="blas"):
-        for _ in range(repeats):
-            order = rng.permutation(n).astype(np.intp)
+    for _ in range(repeats):
+        order = rng.permutation(n).astype(np.intp)
+        for name, contender in contenders.items():
+            if times[name] and times[name][0] > SLOW:
+                continue
             start = time.perf_counter()
-            core.train_epoch(X, labels, order, batch_size, learning_rate)
-            times["cymlp"].append(time.perf_counter() - start)
-            start = time.perf_counter()
-            reference.train_epoch(X, Y, order, batch_size, learning_rate)
-            times["numpy"].append(time.perf_counter() - start)
+            contender.epoch(order)
+            times[name].append(time.perf_counter() - start)
     return {name: statistics.median(t) for name, t in times.items()}
+
+
+def peak_rss_mb(raw, data):
+    """Peak RSS (MB) of a process that loads MNIST (uint8 or float64) and trains one epoch."""
+    code = (
+        "import resource, sys\n"
+        "from cymlp import MLP\nfrom cymlp.datasets import load_mnist\n"
+        f"train, test = load_mnist({data!r}, raw={raw})\n"
+        "MLP([784, 64, 32, 10], seed=0).train(train, learning_rate=0.2, epochs=1, "
+        "test_data=test, verbose=False)\n"
+        # VmHWM, not ru_maxrss: on Linux ru_maxrss carries the forking parent's peak over exec
+        "try:\n"
+        "    print(next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')) / 1024)\n"
+        "except OSError:\n"
+        "    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(result.stdout.strip())
+
+
+def run(data=None, repeats=5, batch_sizes=(1, 10, 32, 128, 60000), threads=(1, 2),
+        peers=True, quick=False):
+    (X, y), _ = load_mnist(data)
+    (X8, _), _ = load_mnist(data, raw=True)
+    X32 = X.astype(np.float32)
+    n = X.shape[0]
+    rows = []
+    for t in threads:
+        for S in batch_sizes:
+            contenders = {
+                "cymlp float64": Cymlp(X, y, S, t),
+                "cymlp float64, uint8 input": Cymlp(X8, y, S, t),
+                "cymlp float32": Cymlp(X32, y, S, t, np.float32),
+                "cymlp float32, uint8 input": Cymlp(X8, y, S, t, np.float32),
+                "NumPy reference": NumPyReference(X, y, S),
+            }
+            if peers and S == 32:
+                if not quick:
+                    contenders["paper's per-example loop"] = PaperLoop(X, y, S)
+                if installed("torch"):
+                    contenders["PyTorch float64"] = Torch(X, y, S, t)
+            with threadpool_limits(limits=t, user_api="blas"):
+                result = median_epochs(contenders, n, repeats)
+            if peers and S == 32 and installed("jax"):
+                result["JAX float64 (jit + lax.scan)"] = jax_epoch(S, t, repeats, data)
+            for name, seconds in result.items():
+                rows.append({"batch_size": S, "threads": t, "contender": name, "seconds": seconds,
+                             "gflops": FLOP_PER_EXAMPLE * n / seconds / 1e9,
+                             "vs_numpy": result["NumPy reference"] / seconds})
+                print(f"batch {S:>5}, {t} thread(s): {name:<32} {seconds:7.3f} s/epoch "
+                      f"({rows[-1]['vs_numpy']:.2f}x NumPy)", flush=True)
+    memory = {"uint8 input": peak_rss_mb(True, data), "float64 input": peak_rss_mb(False, data)}
+    return rows, memory
+
+
+def machine():
+    blas = sorted({f"{i['internal_api']} {i.get('version')} ({i.get('architecture')})"
+                   for i in threadpool_info() if i["user_api"] == "blas"})
+    return {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+            "blas": blas, "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
+            "python": platform.python_version(), "numpy": np.__version__}
+
+
+def markdown(rows, memory, info):
+    batch_sizes = sorted({r["batch_size"] for r in rows})
+    lines = [f"Machine: {info['cpu']}, {info['cores']} cores; BLAS {', '.join(info['blas'])}; "
+             f"OPENBLAS_CORETYPE={info['OPENBLAS_CORETYPE']}. Seconds per epoch (60,000 images), "
+             "median; in brackets the speed-up over the NumPy reference at the same thread count.",
+             "", "| contender | threads | " + " | ".join(
+                 "full batch" if S >= 60000 else f"batch {S}" for S in batch_sizes) + " |",
+             "|---|---:|" + "---:|" * len(batch_sizes)]
+    for name in dict.fromkeys(r["contender"] for r in rows):
+        for t in sorted({r["threads"] for r in rows}):
+            cells = []
+            for S in batch_sizes:
+                match = [r for r in rows if r["contender"] == name and r["threads"] == t
+                         and r["batch_size"] == S]
+                cells.append(f"{match[0]['seconds']:.3f} ({match[0]['vs_numpy']:.2f}x)" if match else "")
+            if any(cells):
+                lines.append(f"| {name} | {t} | " + " | ".join(cells) + " |")
+    lines += ["", f"Peak RSS of a whole MNIST training process: from uint8 pixels "
+              f"{memory['uint8 input']:.0f} MB, from float64 {memory['float64 input']:.0f} MB."]
+    return "\n".join(lines)
+
+
+def chart(rows, path):
+    from .plots import _figure
+
+    fig = _figure(figsize=(8, 4.5), layout="constrained")
+    ax = fig.subplots()
+    at32 = [r for r in rows if r["batch_size"] == 32]
+    names = list(dict.fromkeys(r["contender"] for r in at32))
+    threads = sorted({r["threads"] for r in at32})
+    width = 0.8 / len(threads)
+    for k, t in enumerate(threads):
+        values = [next((r["seconds"] for r in at32 if r["contender"] == n and r["threads"] == t), 0)
+                  for n in names]
+        ax.barh([i + k * width for i in range(len(names))], values, height=width,
+                label=f"{t} thread{'s' if t > 1 else ''}")
+    ax.set_yticks([i + width * (len(threads) - 1) / 2 for i in range(len(names))], names)
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    ax.set_xlabel("seconds per epoch (log scale), net53k, batch 32")
+    ax.legend()
+    fig.savefig(path, dpi=110)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=None, help="MNIST folder (default $CYMLP_DATA)")
     parser.add_argument("--repeats", type=int, default=5, help="epochs per measurement (median)")
-    parser.add_argument("--batch-sizes", default="1,10,32,128")
+    parser.add_argument("--batch-sizes", default="1,10,32,128,60000")
     parser.add_argument("--threads", default="1,2")
-    parser.add_argument("--json", default=None, help="also write the results here")
+    parser.add_argument("--no-peers", action="store_true", help="cymlp and NumPy only")
+    parser.add_argument("--quick", action="store_true", help="batch 32 only, 3 repeats, no paper loop")
+    parser.add_argument("--out", default=None, help="write bench.json, bench.md, bench.png here")
     args = parser.parse_args(argv)
-
-    (X, labels), _ = load_mnist(args.data)
-    blas = {(i["internal_api"], i.get("version"), i.get("architecture")) for i in threadpool_info()
-            if i["user_api"] == "blas"}
-    print(f"# net53k {SIZES}, {X.shape[0]} MNIST images, float64, median of {args.repeats} epochs")
-    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
-          f"BLAS: {sorted(blas)}; OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')}")
-    print()
-    print("| batch | BLAS threads | cymlp s/epoch | NumPy s/epoch | speed-up | cymlp GFLOP/s |")
-    print("|---:|---:|---:|---:|---:|---:|")
-    results = []
-    for threads in [int(t) for t in args.threads.split(",")]:
-        for batch_size in [int(b) for b in args.batch_sizes.split(",")]:
-            t = bench(X, labels, batch_size, threads, args.repeats)
-            gflops = FLOP_PER_EXAMPLE * X.shape[0] / t["cymlp"] / 1e9
-            results.append({"batch_size": batch_size, "threads": threads, **t,
-                            "speedup": t["numpy"] / t["cymlp"], "gflops": gflops})
-            print(f"| {batch_size} | {threads} | {t['cymlp']:.3f} | {t['numpy']:.3f} | "
-                  f"{t['numpy'] / t['cymlp']:.2f}x | {gflops:.1f} |", flush=True)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"sizes": SIZES, "repeats": args.repeats, "results": results}, f, indent=2)
+    batch_sizes = (32,) if args.quick else tuple(int(b) for b in args.batch_sizes.split(","))
+    rows, memory = run(args.data, 3 if args.quick else args.repeats, batch_sizes,
+                       tuple(int(t) for t in args.threads.split(",")), not args.no_peers, args.quick)
+    info = machine()
+    text = markdown(rows, memory, info)
+    print("\n" + text)
+    if args.out:
+        os.makedirs(args.out, exist_ok=True)
+        with open(os.path.join(args.out, "bench.json"), "w") as f:
+            json.dump({"machine": info, "net": SIZES, "rows": rows, "peak_rss_mb": memory}, f, indent=2)
+        with open(os.path.join(args.out, "bench.md"), "w") as f:
+            f.write(text + "\n")
+        try:
+            chart(rows, os.path.join(args.out, "bench.png"))
+        except ImportError:
+            pass
 
 
 if __name__ == "__main__":

@@ -81,15 +81,54 @@ def parse_idx(data, name="<bytes>"):
             f"file has {len(data)} bytes"
         )
     array = np.frombuffer(data, dtype=dtype, offset=header).reshape(shape)
-    return array.astype(dtype.newbyteorder("="), copy=True)
+    if dtype.itemsize == 1:  # bytes need no swapping: a read-only view, no copy
+        return array
+    return array.astype(dtype.newbyteorder("="))
 
 
 def load_idx(path):
-    """Read one IDX file (gzip-compressed or raw) into a NumPy array of its own dtype."""
+    """Read one IDX file (gzip-compressed or raw) into a NumPy array of its own dtype.
+
+    The header's claimed size is checked against the file (for gzip, against
+    the uncompressed size in its trailer) before anything is allocated, and the
+    data is decompressed straight into the array: no giant allocation for a
+    lying header, no second copy of the data.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such IDX file: {path}")
-    return parse_idx(_read_bytes(path), name=str(path))
+    name, file_size = str(path), path.stat().st_size
+    with open(path, "rb") as raw:
+        compressed = raw.read(2) == b"\x1f\x8b"
+        if compressed:  # the trailer's last 4 bytes: uncompressed size mod 2^32
+            raw.seek(-4, os.SEEK_END)
+            size = int.from_bytes(raw.read(4), "little")
+        raw.seek(0)
+        stream = gzip.GzipFile(fileobj=raw) if compressed else raw
+        try:
+            header = stream.read(4)
+            if len(header) < 4:
+                raise ValueError(f"{name}: too short for an IDX header ({len(header)} bytes)")
+            if header[0] != 0 or header[1] != 0 or header[2] not in _IDX_TYPES:
+                raise ValueError(f"{name}: not an IDX file (magic bytes {header.hex()})")
+            dtype, ndim = _IDX_TYPES[header[2]], header[3]
+            dims = stream.read(4 * ndim)
+            if len(dims) < 4 * ndim:
+                raise ValueError(f"{name}: truncated IDX header")
+            shape = tuple(int(d) for d in np.frombuffer(dims, dtype=">u4"))
+            expected = math.prod(shape) * dtype.itemsize
+            available = (size - 4 - 4 * ndim) % 2**32 if compressed else file_size - 4 - 4 * ndim
+            if expected % 2**32 != available % 2**32 if compressed else expected != available:
+                problem = "truncated" if expected > available else "has trailing bytes"
+                raise ValueError(f"{name}: {problem}: header says shape {shape} "
+                                 f"({expected} bytes of data), file has {available}")
+            array = np.empty(shape, dtype=dtype)
+            read = stream.readinto(memoryview(array.reshape(-1)).cast("B")) if expected else 0
+            if read != expected or stream.read(1):
+                raise ValueError(f"{name}: truncated or corrupt: expected {expected} bytes of data")
+        except (OSError, EOFError, gzip.BadGzipFile) as error:
+            raise ValueError(f"{name}: not a valid gzip file ({error})") from None
+    return array if dtype.isnative or dtype.itemsize == 1 else array.astype(dtype.newbyteorder("="))
 
 
 def cache_folder():
