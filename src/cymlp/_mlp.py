@@ -6,9 +6,12 @@ import os
 import threading
 import time
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, Union
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 from threadpoolctl import threadpool_limits
 
 from . import _core
@@ -24,6 +27,9 @@ from ._validation import (
     check_parameters,
     check_positive_float,
 )
+
+# Training or test data: a tuple (X, Y) of arrays, or a sequence of (x, y) pairs.
+Dataset = Union[tuple[Any, Any], Sequence[tuple[Any, Any]]]
 
 # Activation and cost codes of the compiled core (csrc/_core.pyx).
 ACTIVATIONS = {"sigmoid": 0, "tanh": 1, "relu": 2, "leaky_relu": 3, "softmax": 4}
@@ -84,7 +90,7 @@ class History(list):
 
     best_epoch = None
 
-    def plot(self, path, title=None):
+    def plot(self, path: str | os.PathLike, title: str | None = None):
         """Draw test cost (MSE) and accuracy against epochs, as the paper's Figure 6.
 
         Needs matplotlib (``pip install 'cymlp[plot]'``) and a history with test data.
@@ -139,8 +145,10 @@ class MLP:
         ``biases[l]`` has shape (layer_sizes[l+1],).
     """
 
-    def __init__(self, layer_sizes, seed=None, activation="sigmoid", output_activation="sigmoid",
-                 cost="quadratic", init="normal", leaky_slope=0.01, dtype=np.float64):
+    def __init__(self, layer_sizes: Sequence[int], seed: int | None = None,
+                 activation: str = "sigmoid", output_activation: str = "sigmoid",
+                 cost: str = "quadratic", init: str = "normal", leaky_slope: float = 0.01,
+                 dtype: DTypeLike = np.float64) -> None:
         self.layer_sizes = check_layer_sizes(layer_sizes)
         self.activation = check_choice("activation", activation, HIDDEN_ACTIVATIONS)
         self.output_activation = check_choice("output_activation", output_activation, ACTIVATIONS)
@@ -159,6 +167,15 @@ class MLP:
         biases, weights = _initial_parameters(self.layer_sizes, self.init, self._rng)
         self.biases = [b.astype(self.dtype) for b in biases]
         self.weights = [W.astype(self.dtype) for W in weights]
+        self._training = threading.Lock()
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        del state["_training"]  # a lock does not pickle; a copy is not training anyway
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
         self._training = threading.Lock()
 
     def __repr__(self):
@@ -186,9 +203,11 @@ class MLP:
 
     # ------------------------------------------------------------------ training
 
-    def train(self, training_data, gd="mini-batch", batch_size=32, learning_rate=0.1,
-              epochs=250, test_data=None, interval=None, verbose=True, l2=0.0, momentum=0.0,
-              patience=None, n_threads=None):
+    def train(self, training_data: Dataset, gd: str = "mini-batch", batch_size: int = 32,
+              learning_rate: float = 0.1, epochs: int = 250, test_data: Dataset | None = None,
+              interval: int | None = None, verbose: bool = True, l2: float = 0.0,
+              momentum: float = 0.0, patience: int | None = None,
+              n_threads: int | None = None) -> History:
         """Train with gradient descent (the paper's Algorithm 2), in place.
 
         Parameters
@@ -227,8 +246,9 @@ class MLP:
             ``patience`` reported epochs, and keep the best weights seen.
         n_threads : int, optional
             Threads sharing each mini-batch: 1 or 2 (default: 2 if two cores
-            are available and the core was built with OpenMP). The result does
-            not depend on it, bit for bit.
+            are available, the core was built with OpenMP and batches hold 32
+            examples or more; smaller batches are faster on one thread). The
+            result does not depend on it, bit for bit.
 
         Returns
         -------
@@ -273,7 +293,9 @@ class MLP:
             patience = check_int("patience", patience, minimum=1)
             if test is None:
                 raise ValueError("patience (early stopping) needs test_data to watch")
-        n_threads = default_threads() if n_threads is None else check_int("n_threads", n_threads, 1)
+        if n_threads is None:
+            n_threads = default_threads(batch_size)
+        n_threads = check_int("n_threads", n_threads, minimum=1)
 
         if not self._training.acquire(blocking=False):
             raise RuntimeError("this MLP is already training (train was called from another thread)")
@@ -365,7 +387,7 @@ class MLP:
             return X
         return np.multiply(X, self.dtype.type(1.0 / 255.0), dtype=self.dtype)
 
-    def feed_forward(self, a, cache=False):
+    def feed_forward(self, a: ArrayLike, cache: bool = False):
         """Algorithm 1: the network's output for ``a``.
 
         ``a`` is one example as a vector (n_in,) or the paper's column
@@ -388,14 +410,14 @@ class MLP:
         weighted = [_reshape(Z, form) for Z in weighted]
         return activations[-1], activations, weighted
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray | int:
         """Class indices (argmax of the outputs) for a batch (n, n_in), or one int for one example."""
         self._check()
         X, form = as_example("X", X, self.layer_sizes[0], self.dtype)
         classes = np.argmax(self._forward(X), axis=1)
         return int(classes[0]) if form != "batch" else classes
 
-    def evaluate(self, test_data):
+    def evaluate(self, test_data: Dataset) -> Evaluation:
         """Correctly classified examples of ``test_data``; prints as ``9446/10000``.
 
         ``test_data`` takes the same forms as ``training_data`` in :meth:`train`.
@@ -405,7 +427,7 @@ class MLP:
                                self.dtype)
         return self._evaluation(self._forward(X), labels)
 
-    def MeanSquaredError(self, test_data):  # noqa: N802 - the paper's name
+    def MeanSquaredError(self, test_data: Dataset) -> np.ndarray:  # noqa: N802 - the paper's name
         """Per-output mean over the examples of (a - y)^2, shape (n_out,).
 
         ``np.mean(net.MeanSquaredError(test))`` is the MSE the paper prints.
@@ -428,7 +450,7 @@ class MLP:
 
     # ------------------------------------------------------------------ gradients
 
-    def backprop(self, x, y):
+    def backprop(self, x: ArrayLike, y: ArrayLike | int) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Algorithm 3: ``(bias_gradients, weight_gradients)`` of the cost (the paper's 1/2 ||a - y||^2).
 
         ``x`` is one example, (n_in,) or (n_in, 1), and ``y`` its one-hot
@@ -454,7 +476,7 @@ class MLP:
 
     # ------------------------------------------------------------------ save / load
 
-    def save(self, path):
+    def save(self, path: str | os.PathLike) -> None:
         """Write the model to a ``.npz`` file (no pickles): format version, layer sizes,
         options and every weight and bias. :meth:`load` reads it back."""
         arrays = {f"weights_{l}": W for l, W in enumerate(self.weights)}
@@ -467,7 +489,7 @@ class MLP:
                  leaky_slope=np.float64(self.leaky_slope), dtype=np.str_(self.dtype.name), **arrays)
 
     @classmethod
-    def load(cls, path, seed=None):
+    def load(cls, path: str | os.PathLike, seed: int | None = None) -> MLP:
         """Read a model written by :meth:`save`; it predicts bit for bit like the saved one.
 
         The file is read with ``allow_pickle=False`` (nothing in it is executed)
@@ -524,13 +546,14 @@ class MLP:
         return net
 
 
-def default_threads():
-    """Threads for training: 2 when two cores are available and OpenMP was built in."""
+def default_threads(batch_size):
+    """Threads for training: 2 when two cores are free to use, OpenMP was built in and the
+    batches are large enough (32 or more) for a second thread to pay for its waits."""
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
-    return 2 if _core.OPENMP and cores >= 2 else 1
+    return 2 if _core.OPENMP and cores >= 2 and batch_size >= 32 else 1
 
 
 def _initial_parameters(layer_sizes, init, rng):

@@ -21,7 +21,7 @@ class Perceptron:
         Seed of the generator that draws the initial weights and bias from N(0, 1).
     """
 
-    def __init__(self, input_size, learning_rate=0.01, seed=None):
+    def __init__(self, input_size: int, learning_rate: float = 0.01, seed: int | None = None) -> None:
         self.input_size = check_int("input_size", input_size, minimum=1)
         self.learning_rate = check_positive_float("learning_rate", learning_rate)
         rng = np.random.default_rng(seed)
@@ -31,7 +31,7 @@ class Perceptron:
     def __repr__(self):
         return f"Perceptron({self.input_size}, learning_rate={self.learning_rate})"
 
-    def classify(self, x):
+    def classify(self, x) -> int | np.ndarray:
         """H(x . w + b): 1 if the weighted sum is > 0, else 0.
 
         ``x`` is one example (input_size,) -> int, or a batch (n, input_size) -> array.
@@ -53,7 +53,7 @@ class Perceptron:
             raise ValueError("labels must be 0 or 1")
         return X, np.ascontiguousarray(y, dtype=np.float64)
 
-    def train(self, features, labels, epochs=100, verbose=True):
+    def train(self, features, labels, epochs: int = 100, verbose: bool = True) -> list[int]:
         """Apply the Perceptron Training Rule example by example, in order (compiled loop).
 
         Prints the total error every 10 epochs and stops early at zero error,
@@ -75,7 +75,7 @@ class Perceptron:
         self.weights, self.bias = w, float(b[0])
         return errors
 
-    def eval(self, features, labels):
+    def eval(self, features, labels) -> float:
         """Accuracy on the data, a number in [0, 1] (the paper's returns a broken string)."""
         X, y = self._data(features, labels)
         return float(np.mean(self.classify(X) == y))

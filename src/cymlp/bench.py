@@ -217,7 +217,7 @@ def installed(module):
 
 # ------------------------------------------------------------------ measuring
 
-def median_epochs(contenders, n, repeats):
+def median_epochs(contenders, n, repeats, threads):
     """Interleave epochs of the contenders on shared shuffled orders; median seconds each."""
     times = {name: [] for name in contenders}
     rng = np.random.default_rng(1)
@@ -226,6 +226,10 @@ def median_epochs(contenders, n, repeats):
         for name, contender in contenders.items():
             if times[name] and times[name][0] > SLOW:
                 continue
+            if threads > 1:
+                # Thread pools (OpenBLAS's, PyTorch's and cymlp's OpenMP) spin for a while
+                # after their work ends; let the last contender's go quiet first.
+                time.sleep(0.3)
             start = time.perf_counter()
             contender.epoch(order)
             times[name].append(time.perf_counter() - start)
@@ -271,7 +275,7 @@ def run(data=None, repeats=5, batch_sizes=(1, 10, 32, 128, 60000), threads=(1, 2
                 if installed("torch"):
                     contenders["PyTorch float64"] = Torch(X, y, S, t)
             with threadpool_limits(limits=t, user_api="blas"):
-                result = median_epochs(contenders, n, repeats)
+                result = median_epochs(contenders, n, repeats, t)
             if peers and S == 32 and installed("jax"):
                 result["JAX float64 (jit + lax.scan)"] = jax_epoch(S, t, repeats, data)
             for name, seconds in result.items():
