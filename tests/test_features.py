@@ -192,6 +192,7 @@ def corrupt(tmp_path, **changes):
     (dict(cost=np.str_("hinge")), "cost must be one of"),
     (dict(layer_sizes=None), "missing 'layer_sizes'"),
     (dict(extra=np.zeros(2)), "expected arrays"),
+    (dict(layer_sizes=np.array([10**6, 10**6, 10**6])), "expected arrays|shape"),  # no giant allocation
 ])
 def test_load_rejects_bad_contents(tmp_path, changes, message):
     with pytest.raises(ValueError, match=message):

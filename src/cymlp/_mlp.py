@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Union
@@ -499,50 +498,61 @@ class MLP:
         """
         try:
             with np.load(path, allow_pickle=False) as data:
+                if not isinstance(data, np.lib.npyio.NpzFile):
+                    raise ValueError("a single array, not an .npz archive")
                 contents = {key: data[key] for key in data.files}
         except FileNotFoundError:
             raise
-        except ValueError as error:  # object arrays need pickle
+        except ValueError as error:  # e.g. object arrays, which would need pickle
             raise ValueError(f"{path}: not a cymlp model file ({error})") from None
-        except (OSError, EOFError, zipfile.BadZipFile, KeyError) as error:
-            raise ValueError(f"{path}: not a readable .npz file ({error})") from None
+        except Exception as error:  # noqa: BLE001 - a damaged zip fails in many ways
+            raise ValueError(f"{path}: not a readable .npz file "
+                             f"({type(error).__name__}: {error})") from None
         return cls._from_contents(contents, path, seed)
 
     @classmethod
     def _from_contents(cls, contents, path, seed):
-        def field(key, kind):
+        def field(key, kind, scalar=False):
             if key not in contents:
                 raise ValueError(f"{path}: missing {key!r}")
             value = contents[key]
             if value.dtype.kind not in kind:
                 raise ValueError(f"{path}: {key!r} has dtype {value.dtype}")
+            if scalar and value.shape != ():
+                raise ValueError(f"{path}: {key!r} must be a single value, got shape {value.shape}")
             return value
 
-        version = field("format_version", "iu")
-        if version.shape != () or int(version) != SAVE_FORMAT_VERSION:
+        version = field("format_version", "iu", scalar=True)
+        if int(version) != SAVE_FORMAT_VERSION:
             raise ValueError(f"{path}: format version {version} is not {SAVE_FORMAT_VERSION}")
         sizes = field("layer_sizes", "iu")
-        if sizes.ndim != 1:
-            raise ValueError(f"{path}: layer_sizes must be 1-D, got shape {sizes.shape}")
-        options = {key: str(field(key, "U")) for key in ("activation", "output_activation", "cost", "init")}
-        slope = field("leaky_slope", "f")
-        dtype = str(field("dtype", "U"))
+        if sizes.ndim != 1 or sizes.size > 1000 or (sizes.size and sizes.max() > 10**7):
+            raise ValueError(f"{path}: layer_sizes must be a short 1-D list of sizes, got {sizes!r}")
+        options = {key: str(field(key, "U", scalar=True))
+                   for key in ("activation", "output_activation", "cost", "init")}
+        slope = field("leaky_slope", "f", scalar=True)
+        dtype = str(field("dtype", "U", scalar=True))
         if dtype not in ("float64", "float32"):
             raise ValueError(f"{path}: dtype must be float64 or float32, got {dtype!r}")
-        net = cls(sizes.tolist(), seed=seed, leaky_slope=float(slope), dtype=dtype, **options)
-        expected = set(contents) - {"format_version", "layer_sizes", "leaky_slope", "dtype", *options}
-        names = {f"{kind}_{l}" for kind in ("weights", "biases") for l in range(len(net.weights))}
-        if expected != names:
-            raise ValueError(f"{path}: expected arrays {sorted(names)}, found {sorted(expected)}")
-        for kind, params in (("weights", net.weights), ("biases", net.biases)):
-            for l, target in enumerate(params):
+        # every array is checked against the declared sizes before anything is allocated
+        sizes = sizes.tolist()
+        n_layers = len(sizes) - 1
+        names = {f"{kind}_{l}" for kind in ("weights", "biases") for l in range(max(n_layers, 0))}
+        found = set(contents) - {"format_version", "layer_sizes", "leaky_slope", "dtype", *options}
+        if found != names:
+            raise ValueError(f"{path}: expected arrays {sorted(names)}, found {sorted(found)}")
+        for l in range(n_layers):
+            for kind, shape in (("weights", (sizes[l + 1], sizes[l])), ("biases", (sizes[l + 1],))):
                 array = field(f"{kind}_{l}", "f")
-                if array.shape != target.shape or array.dtype != net.dtype:
-                    raise ValueError(f"{path}: {kind}_{l} must be {net.dtype} of shape {target.shape}, "
+                if array.shape != shape or array.dtype != np.dtype(dtype):
+                    raise ValueError(f"{path}: {kind}_{l} must be {dtype} of shape {shape}, "
                                      f"got {array.dtype} {array.shape}")
                 if not np.isfinite(array).all():
                     raise ValueError(f"{path}: {kind}_{l} contains NaN or infinity")
-                target[...] = array
+        net = cls(sizes, seed=seed, leaky_slope=float(slope), dtype=dtype, **options)
+        for l in range(n_layers):
+            net.weights[l][...] = contents[f"weights_{l}"]
+            net.biases[l][...] = contents[f"biases_{l}"]
         return net
 
 

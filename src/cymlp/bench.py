@@ -55,8 +55,10 @@ class Cymlp:
         self.X, self.y, self.S, self.threads = X, y, batch_size, threads
 
     def epoch(self, order):
-        self.core.train_epoch(self.X, self.y, order, self.S, LEARNING_RATE, 0.0, 0.0,
-                              1 << 40, self.threads)
+        # as MLP.train does: cymlp's own threads share the batch, BLAS stays at one
+        with threadpool_limits(limits=1, user_api="blas"):
+            self.core.train_epoch(self.X, self.y, order, self.S, LEARNING_RATE, 0.0, 0.0,
+                                  1 << 40, self.threads)
 
 
 class NumPyReference:
@@ -270,7 +272,7 @@ def run(data=None, repeats=5, batch_sizes=(1, 10, 32, 128, 60000), threads=(1, 2
                 "NumPy reference": NumPyReference(X, y, S),
             }
             if peers and S == 32:
-                if not quick:
+                if not quick and t == 1:  # plain Python: no threads to give it
                     contenders["paper's per-example loop"] = PaperLoop(X, y, S)
                 if installed("torch"):
                     contenders["PyTorch float64"] = Torch(X, y, S, t)

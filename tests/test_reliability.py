@@ -1,0 +1,115 @@
+"""Reliability: fuzzed inputs (in subprocesses), Ctrl-C, threads, memory."""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cymlp import MLP
+from conftest import random_problem
+
+FUZZ = Path(__file__).parent / "fuzz"
+
+
+def run_script(script, *args, timeout=600):
+    result = subprocess.run([sys.executable, str(FUZZ / script), *map(str, args)],
+                            capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, f"crashed or raised (exit {result.returncode}):\n{result.stderr}"
+    return result.stdout
+
+
+def test_public_entry_points_raise_only_documented_errors():
+    """Hypothesis over MLP, train, feed_forward, predict, evaluate, MeanSquaredError,
+    backprop and Perceptron: only ValueError/TypeError, never a crash (subprocess)."""
+    counts = dict(line.rsplit(" ", 1) for line in run_script("fuzz_entry_points.py", 150).splitlines())
+    assert len(counts) == 5 and all(int(n) >= 100 for n in counts.values()), counts
+
+
+def test_idx_reader_and_model_loader_survive_mutated_files():
+    out = run_script("fuzz_files.py", 300)
+    for line in out.splitlines():
+        name, count, slowest = line.split()
+        assert int(count) == 300 and float(slowest) < 1.0, line  # no hang, no giant allocation
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_sigint_to_a_training_process_returns_within_half_a_second(n_threads):
+    code = f"""
+import sys, time
+import numpy as np
+from cymlp import MLP
+rng = np.random.default_rng(0)
+X, y = rng.random((20000, 784)), rng.integers(0, 10, 20000)
+net = MLP([784, 64, 32, 10], seed=0)
+print("training", flush=True)
+start = None
+try:
+    net.train((X, y), batch_size=32, epochs=10000, verbose=False, n_threads={n_threads})
+except KeyboardInterrupt:
+    ok = all(np.isfinite(p).all() for p in net.weights + net.biases)
+    print("interrupted", ok, net.evaluate((X[:100], y[:100])).total, flush=True)
+"""
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert child.stdout.readline().strip() == "training"
+    time.sleep(1.0)
+    sent = time.perf_counter()
+    child.send_signal(signal.SIGINT)
+    line = child.stdout.readline().strip()
+    elapsed = time.perf_counter() - sent
+    child.wait(timeout=30)
+    assert line == "interrupted True 100" and child.returncode == 0
+    assert elapsed < 0.5, f"took {elapsed:.3f} s"
+
+
+def test_concurrent_predictions_match_serial_ones():
+    X, y = random_problem([50, 40, 10], 2000)
+    net = MLP([50, 40, 10], seed=0)
+    net.train((X, y), epochs=2, verbose=False)
+    serial = net.predict(X)
+    outputs = net.feed_forward(X)
+    results, errors = [None] * 8, []
+
+    def work(i):
+        try:
+            for _ in range(5):
+                assert np.array_equal(net.predict(X), serial)
+            results[i] = net.feed_forward(X)
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert all(np.array_equal(r, outputs) for r in results)
+
+
+def rss_kb():
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS"))
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs Linux /proc")
+def test_a_thousand_train_predict_cycles_do_not_leak():
+    X, y = random_problem([20, 10, 3], 64)
+    net = MLP([20, 10, 3], seed=0)
+
+    def cycle():
+        net.train((X, y), batch_size=16, epochs=1, verbose=False)
+        net.predict(X)
+
+    for _ in range(100):  # warm up: caches, allocator pools
+        cycle()
+    before = rss_kb()
+    for _ in range(1000):
+        cycle()
+    growth = rss_kb() - before
+    assert growth < 1024, f"RSS grew by {growth} KiB"
