@@ -12,7 +12,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 py=${PYTHON:-python3}
 quiet=(--quiet --disable-pip-version-check)
-test_deps=(pytest matplotlib)
+test_deps=(pytest matplotlib hypothesis scikit-learn)
 
 fresh_venv() {  # fresh_venv NAME: a new venv with an up-to-date pip
   "$py" -m venv "$work/$1"
