@@ -337,6 +337,9 @@ def chart(rows, path):
     ax.set_yticks([i + width * (len(threads) - 1) / 2 for i in range(len(names))], names)
     ax.invert_yaxis()
     ax.set_xscale("log")
+    ticks = [0.1, 0.2, 0.5, 1, 2, 5, 10]
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+    ax.set_xticks([], minor=True)
     ax.set_xlabel("seconds per epoch (log scale), net53k, batch 32")
     ax.legend()
     fig.savefig(path, dpi=110)
