@@ -16,8 +16,10 @@ from hypothesis.extra import numpy as hnp
 from cymlp import MLP, Perceptron
 
 EXAMPLES = int(sys.argv[1]) if len(sys.argv) > 1 else 200
-SETTINGS = settings(max_examples=EXAMPLES, deadline=None, database=None,
+# derandomize: the same examples every run, so CI is reproducible
+SETTINGS = settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
                     suppress_health_check=list(HealthCheck))
+TEXT = st.text(alphabet="ab1 .", max_size=3)  # no NUL: numpy's str dtype cannot hold it
 counts = {}
 
 dtypes = st.sampled_from([np.float64, np.float32, np.int64, np.uint8, np.bool_, np.complex128,
@@ -32,9 +34,9 @@ def arrays(draw):
     if dtype.kind in "fc":
         elements = st.floats(allow_nan=True, allow_infinity=True, width=32)
     elif dtype.kind == "O":
-        elements = st.one_of(st.integers(-3, 3), st.none(), st.text(max_size=2))
+        elements = st.one_of(st.integers(-3, 3), st.none(), TEXT)
     elif dtype.kind == "U":
-        elements = st.text(max_size=3)
+        elements = TEXT
     elif dtype.kind == "b":
         elements = st.booleans()
     else:
@@ -43,7 +45,7 @@ def arrays(draw):
 
 
 anything = st.one_of(arrays(), st.none(), st.integers(-5, 100), st.floats(allow_nan=True),
-                     st.text(max_size=3), st.lists(st.integers(-2, 12), max_size=5),
+                     TEXT, st.lists(st.integers(-2, 12), max_size=5),
                      st.tuples(arrays(), arrays()))
 
 
@@ -64,7 +66,7 @@ NET = MLP([4, 3, 2], seed=0)
 
 
 @SETTINGS
-@given(st.lists(st.one_of(st.integers(-2, 6), st.floats(), st.text(max_size=1)), max_size=5))
+@given(st.lists(st.one_of(st.integers(-2, 6), st.floats(), TEXT), max_size=5))
 def fuzz_constructor(sizes):
     count("MLP()")
     expect(lambda: MLP(sizes))
