@@ -12,8 +12,9 @@ the NumPy reference ``cymlp.reference.ReferenceMLP`` (vectorized, buffers
 allocated once: NumPy at its best); a per-example loop written the way the
 paper's section 4.2 does it (with the gradient accumulators reset per batch);
 and, when installed, PyTorch (float64, manual SGD) and JAX (jit of a whole
-epoch with lax.scan; JAX runs in a subprocess per thread count, as XLA reads
-its thread settings at start-up).
+epoch with lax.scan). The two frameworks run in a process of their own per
+thread count: XLA reads its thread settings at start-up, and a framework's
+spinning thread pool would otherwise slow the contenders timed after it.
 
 Usage: cymlp bench [--quick], or python benchmarks/bench_epoch.py [options]
 (needs threadpoolctl: pip install 'cymlp[bench]').
@@ -109,41 +110,58 @@ class PaperLoop:
                 self.biases[l] -= LEARNING_RATE / len(batch) * sum_b[l]
 
 
-class Torch:
-    """PyTorch, float64, the same vectorized math with manual SGD (no autograd)."""
+TORCH_SCRIPT = r"""
+import json, os, statistics, sys, time
+import numpy as np
+import torch
+from cymlp import MLP
+from cymlp.datasets import load_mnist
+(X, y), _ = load_mnist(os.environ.get("CYMLP_BENCH_DATA") or None)
+S, repeats, lr, threads = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+torch.set_num_threads(threads)
+net = MLP([784, 64, 32, 10], seed=0)
+W = [torch.from_numpy(w.copy()) for w in net.weights]
+b = [torch.from_numpy(v.copy()) for v in net.biases]
+Xt, Yt = torch.from_numpy(X), torch.from_numpy(np.eye(10)[y])
+rng = np.random.default_rng(1)
+times = []
+with torch.no_grad():
+    for _ in range(repeats):
+        order = torch.from_numpy(rng.permutation(len(X)))
+        start = time.perf_counter()
+        for s in range(0, len(order), S):
+            rows = order[s:s + S]
+            acts = [Xt.index_select(0, rows)]
+            t = Yt.index_select(0, rows)
+            for Wl, bl in zip(W, b):
+                acts.append(torch.sigmoid(torch.addmm(bl, acts[-1], Wl.T)))
+            a = acts[-1]
+            delta = (a - t) * a * (1 - a)
+            step = lr / len(rows)
+            for l in range(len(W) - 1, -1, -1):
+                gW, gb = delta.T @ acts[l], delta.sum(0)
+                if l > 0:
+                    delta = (delta @ W[l]) * acts[l] * (1 - acts[l])
+                W[l].sub_(gW, alpha=step)
+                b[l].sub_(gb, alpha=step)
+        times.append(time.perf_counter() - start)
+print(json.dumps(statistics.median(times)))
+"""
 
-    def __init__(self, X, y, batch_size, threads):
-        import torch
 
-        self.torch = torch
-        torch.set_num_threads(threads)
-        net = MLP(SIZES, seed=0)
-        self.W = [torch.from_numpy(W.copy()) for W in net.weights]
-        self.b = [torch.from_numpy(b.copy()) for b in net.biases]
-        self.X = torch.from_numpy(X)
-        self.Y = torch.from_numpy(ref.one_hot(y, 10))
-        self.S = batch_size
-
-    def epoch(self, order):
-        torch = self.torch
-        order = torch.from_numpy(order)
-        with torch.no_grad():
-            for start in range(0, len(order), self.S):
-                rows = order[start:start + self.S]
-                x, y = self.X.index_select(0, rows), self.Y.index_select(0, rows)
-                activations = [x]
-                for W, b in zip(self.W, self.b):
-                    activations.append(torch.sigmoid(torch.addmm(b, activations[-1], W.T)))
-                a = activations[-1]
-                delta = (a - y) * a * (1 - a)
-                step = LEARNING_RATE / len(rows)
-                for l in range(len(self.W) - 1, -1, -1):
-                    grad_W, grad_b = delta.T @ activations[l], delta.sum(0)
-                    if l > 0:
-                        a = activations[l]
-                        delta = (delta @ self.W[l]) * a * (1 - a)
-                    self.W[l].sub_(grad_W, alpha=step)
-                    self.b[l].sub_(grad_b, alpha=step)
+def peer_epoch(script, batch_size, threads, repeats, data):
+    """Median seconds per epoch of a peer framework in a fresh process with ``threads`` threads
+    (its own process: its thread pool neither disturbs nor is disturbed by the others')."""
+    env = dict(os.environ, CYMLP_BENCH_DATA=data or "",
+               XLA_FLAGS=f"--xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'} "
+                         f"intra_op_parallelism_threads={threads}",
+               OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
+    result = subprocess.run([sys.executable, "-c", script, str(batch_size), str(repeats),
+                             str(LEARNING_RATE), str(threads)], capture_output=True, text=True,
+                            env=env)
+    if result.returncode != 0:
+        raise RuntimeError(result.stderr.strip().splitlines()[-1])
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 JAX_SCRIPT = r"""
@@ -194,19 +212,6 @@ for _ in range(repeats):
     times.append(time.perf_counter() - start)
 print(json.dumps(statistics.median(times) * len(X) / n))
 """
-
-
-def jax_epoch(batch_size, threads, repeats, data):
-    """Median seconds per epoch of JAX in a fresh process limited to ``threads`` threads."""
-    env = dict(os.environ, CYMLP_BENCH_DATA=data or "",
-               XLA_FLAGS=f"--xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'} "
-                         f"intra_op_parallelism_threads={threads}",
-               OMP_NUM_THREADS=str(threads), OPENBLAS_NUM_THREADS=str(threads))
-    result = subprocess.run([sys.executable, "-c", JAX_SCRIPT, str(batch_size), str(repeats),
-                             str(LEARNING_RATE)], capture_output=True, text=True, env=env)
-    if result.returncode != 0:
-        raise RuntimeError(result.stderr.strip().splitlines()[-1])
-    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def installed(module):
@@ -274,12 +279,12 @@ def run(data=None, repeats=5, batch_sizes=(1, 10, 32, 128, 60000), threads=(1, 2
             if peers and S == 32:
                 if not quick and t == 1:  # plain Python: no threads to give it
                     contenders["paper's per-example loop"] = PaperLoop(X, y, S)
-                if installed("torch"):
-                    contenders["PyTorch float64"] = Torch(X, y, S, t)
             with threadpool_limits(limits=t, user_api="blas"):
                 result = median_epochs(contenders, n, repeats, t)
+            if peers and S == 32 and installed("torch"):
+                result["PyTorch float64"] = peer_epoch(TORCH_SCRIPT, S, t, repeats, data)
             if peers and S == 32 and installed("jax"):
-                result["JAX float64 (jit + lax.scan)"] = jax_epoch(S, t, repeats, data)
+                result["JAX float64 (jit + lax.scan)"] = peer_epoch(JAX_SCRIPT, S, t, repeats, data)
             for name, seconds in result.items():
                 rows.append({"batch_size": S, "threads": t, "contender": name, "seconds": seconds,
                              "gflops": FLOP_PER_EXAMPLE * n / seconds / 1e9,
