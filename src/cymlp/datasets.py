@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import math
 import os
 import sys
@@ -50,40 +51,55 @@ MNIST_MIRRORS = (
 )
 
 
-def _read_bytes(path):
-    """The file's bytes, decompressed if it is gzip (recognised by its magic bytes)."""
-    with open(path, "rb") as f:
-        raw = f.read()
-    if raw[:2] == b"\x1f\x8b":
+def _md5_of_contents(path):
+    """MD5 of the file's bytes, decompressed if it is gzip (recognised by its magic bytes)."""
+    digest = hashlib.md5()
+    with open(path, "rb") as raw:
+        compressed = raw.read(2) == b"\x1f\x8b"
+        raw.seek(0)
+        stream = gzip.GzipFile(fileobj=raw) if compressed else raw
         try:
-            return gzip.decompress(raw)
+            while chunk := stream.read(1 << 20):
+                digest.update(chunk)
         except (OSError, EOFError) as error:
             raise ValueError(f"{path}: not a valid gzip file ({error})") from None
-    return raw
+    return digest.hexdigest()
+
+
+def _read_idx(stream, name, size, size_mod_2_32=False):
+    """Read IDX from a binary stream holding ``size`` bytes in all.
+
+    The header's claimed size is checked against ``size`` (for gzip only its
+    value mod 2^32 is known, from the trailer) before anything is allocated,
+    and the data is read straight into the array.
+    """
+    header = stream.read(4)
+    if len(header) < 4:
+        raise ValueError(f"{name}: too short for an IDX header ({len(header)} bytes)")
+    if header[0] != 0 or header[1] != 0 or header[2] not in _IDX_TYPES:
+        raise ValueError(f"{name}: not an IDX file (magic bytes {header.hex()})")
+    dtype, ndim = _IDX_TYPES[header[2]], header[3]
+    dims = stream.read(4 * ndim)
+    if len(dims) < 4 * ndim:
+        raise ValueError(f"{name}: truncated IDX header ({4 + len(dims)} bytes, "
+                         f"expected {4 + 4 * ndim})")
+    shape = tuple(int(d) for d in np.frombuffer(dims, dtype=">u4"))
+    expected = math.prod(shape) * dtype.itemsize  # Python ints: no overflow
+    available = size - 4 - 4 * ndim
+    if (expected - available) % 2**32 if size_mod_2_32 else expected != available:
+        problem = "truncated" if expected > available % 2**32 else "has trailing bytes"
+        raise ValueError(f"{name}: {problem}: header says shape {shape} "
+                         f"({expected} bytes of data), file has {available}")
+    array = np.empty(shape, dtype=dtype)
+    read = stream.readinto(memoryview(array.reshape(-1)).cast("B")) if expected else 0
+    if read != expected or stream.read(1):
+        raise ValueError(f"{name}: truncated or corrupt: expected {expected} bytes of data")
+    return array if dtype.isnative or dtype.itemsize == 1 else array.astype(dtype.newbyteorder("="))
 
 
 def parse_idx(data, name="<bytes>"):
     """Decode IDX bytes into a NumPy array, checking the header against the size."""
-    if len(data) < 4:
-        raise ValueError(f"{name}: too short for an IDX header ({len(data)} bytes)")
-    if data[0] != 0 or data[1] != 0 or data[2] not in _IDX_TYPES:
-        raise ValueError(f"{name}: not an IDX file (magic bytes {data[:4].hex()})")
-    dtype, ndim = _IDX_TYPES[data[2]], data[3]
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise ValueError(f"{name}: truncated IDX header ({len(data)} bytes, expected {header})")
-    shape = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
-    expected = header + math.prod(shape) * dtype.itemsize  # Python ints: no overflow
-    if len(data) != expected:
-        problem = "truncated" if len(data) < expected else "has trailing bytes"
-        raise ValueError(
-            f"{name}: {problem}: header says shape {shape} ({expected} bytes), "
-            f"file has {len(data)} bytes"
-        )
-    array = np.frombuffer(data, dtype=dtype, offset=header).reshape(shape)
-    if dtype.itemsize == 1:  # bytes need no swapping: a read-only view, no copy
-        return array
-    return array.astype(dtype.newbyteorder("="))
+    return _read_idx(io.BytesIO(data), name, len(data))
 
 
 def load_idx(path):
@@ -97,38 +113,17 @@ def load_idx(path):
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such IDX file: {path}")
-    name, file_size = str(path), path.stat().st_size
     with open(path, "rb") as raw:
-        compressed = raw.read(2) == b"\x1f\x8b"
-        if compressed:  # the trailer's last 4 bytes: uncompressed size mod 2^32
-            raw.seek(-4, os.SEEK_END)
-            size = int.from_bytes(raw.read(4), "little")
+        if raw.read(2) != b"\x1f\x8b":
+            raw.seek(0)
+            return _read_idx(raw, str(path), path.stat().st_size)
+        raw.seek(-4, os.SEEK_END)  # the gzip trailer: uncompressed size mod 2^32
+        size = int.from_bytes(raw.read(4), "little")
         raw.seek(0)
-        stream = gzip.GzipFile(fileobj=raw) if compressed else raw
         try:
-            header = stream.read(4)
-            if len(header) < 4:
-                raise ValueError(f"{name}: too short for an IDX header ({len(header)} bytes)")
-            if header[0] != 0 or header[1] != 0 or header[2] not in _IDX_TYPES:
-                raise ValueError(f"{name}: not an IDX file (magic bytes {header.hex()})")
-            dtype, ndim = _IDX_TYPES[header[2]], header[3]
-            dims = stream.read(4 * ndim)
-            if len(dims) < 4 * ndim:
-                raise ValueError(f"{name}: truncated IDX header")
-            shape = tuple(int(d) for d in np.frombuffer(dims, dtype=">u4"))
-            expected = math.prod(shape) * dtype.itemsize
-            available = (size - 4 - 4 * ndim) % 2**32 if compressed else file_size - 4 - 4 * ndim
-            if expected % 2**32 != available % 2**32 if compressed else expected != available:
-                problem = "truncated" if expected > available else "has trailing bytes"
-                raise ValueError(f"{name}: {problem}: header says shape {shape} "
-                                 f"({expected} bytes of data), file has {available}")
-            array = np.empty(shape, dtype=dtype)
-            read = stream.readinto(memoryview(array.reshape(-1)).cast("B")) if expected else 0
-            if read != expected or stream.read(1):
-                raise ValueError(f"{name}: truncated or corrupt: expected {expected} bytes of data")
-        except (OSError, EOFError, gzip.BadGzipFile) as error:
-            raise ValueError(f"{name}: not a valid gzip file ({error})") from None
-    return array if dtype.isnative or dtype.itemsize == 1 else array.astype(dtype.newbyteorder("="))
+            return _read_idx(gzip.GzipFile(fileobj=raw), str(path), size, size_mod_2_32=True)
+        except (OSError, EOFError) as error:  # gzip.BadGzipFile is an OSError
+            raise ValueError(f"{path}: not a valid gzip file ({error})") from None
 
 
 def cache_folder():
@@ -179,7 +174,7 @@ def download_mnist_file(stem, folder, mirrors=MNIST_MIRRORS, progress=True):
                         print(f"\rdownloading {url}: {size}", end="", file=sys.stderr, flush=True)
             if progress:
                 print(file=sys.stderr)
-            digest = hashlib.md5(_read_bytes(tmp)).hexdigest()
+            digest = _md5_of_contents(tmp)
             if digest != MNIST_MD5[stem]:
                 raise ValueError(f"checksum mismatch for {stem} (MD5 {digest}, expected {MNIST_MD5[stem]})")
             os.replace(tmp, target)
