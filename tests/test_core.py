@@ -1,6 +1,7 @@
 """The compiled core against the NumPy reference."""
 
 import copy
+import math
 
 import numpy as np
 import pytest
@@ -120,3 +121,62 @@ def test_forward_matches_reference_and_is_stable():
         want = ref.feed_forward(net.weights, net.biases, X)[0][-1]
     assert np.all((out >= 0) & (out <= 1)) and np.isin([0.0, 1.0], out).all()
     np.testing.assert_allclose(out, want, rtol=1e-12, atol=1e-300)
+
+
+# The compiled sigmoid (csrc/_core.pyx.tp, cymlp_exp_neg_*) transcribed operation by
+# operation into NumPy: IEEE arithmetic gives the same bits whatever vector width the
+# CPU's build of the kernel uses (AVX-512, AVX2 or plain x86-64).
+def _exp_neg(x, dtype):
+    one = dtype(1)
+    if dtype is np.float64:
+        lo, shift, bits_type, bias, width = -708.3964185322641, float.fromhex("0x1.8p52"), np.uint64, 1023, 52
+        ln2_hi, ln2_lo = float.fromhex("0x1.62e42fee00000p-1"), float.fromhex("0x1.a39ef35793c76p-33")
+        log2e = float.fromhex("0x1.71547652b82fep0")
+        coefficients = [1.0 / math.factorial(k) for k in range(13, -1, -1)]
+    else:
+        lo, shift, bits_type, bias, width = -87.33654, float.fromhex("0x1.8p23"), np.uint32, 127, 23
+        ln2_hi, ln2_lo, log2e = 0.693359375, -2.12194440e-4, 1.44269504088896341
+        coefficients = [1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2,
+                        1.6666665459e-1, 5.0000001201e-1]
+    lo, shift, ln2_hi, ln2_lo, log2e = map(dtype, (lo, shift, ln2_hi, ln2_lo, log2e))
+    x0 = x
+    x = np.where(x < lo, lo, x)
+    kd = x * log2e + shift
+    n = kd - shift
+    r = (x - n * ln2_hi) - n * ln2_lo
+    p = dtype(coefficients[0])
+    for c in coefficients[1:]:
+        p = p * r + dtype(c)
+    if dtype is np.float32:
+        p = (p * r) * r + r + one
+    bits = (kd.view(bits_type) + bits_type(bias)) << bits_type(width)
+    return np.where(x0 < lo, dtype(0), p * bits.view(dtype))
+
+
+def _sigmoid(z, dtype):
+    e = _exp_neg(-np.abs(z), dtype)
+    s = dtype(1) / (dtype(1) + e)
+    return np.where(z >= 0, s, e * s)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_sigmoid_kernel_is_exact_transcription_and_accurate(dtype):
+    rng = np.random.default_rng(5)
+    z = np.concatenate([rng.normal(0, 4, 5000), rng.uniform(-800, 800, 2000),
+                        [0.0, -0.0, 1e-300, -1e-300, 708.5, -708.5, -708.3964185322641, 87.4, -87.4, -87.33654, 1e30, -1e30]]).astype(dtype)
+    net = MLP([2, 1], seed=0, dtype=dtype)
+    net.weights[0][...] = [[1, 0]]    # z = x . w + b exactly
+    net.biases[0][...] = 0
+    X = np.zeros((z.size, 2), dtype=dtype)
+    X[:, 0] = z
+    with np.errstate(all="ignore"):
+        got = net.feed_forward(X)[:, 0]
+        want = _sigmoid(z, dtype)
+        exact = 1 / (1 + np.exp(-z.astype(np.longdouble)))
+    np.testing.assert_array_equal(got, want)
+    ulp = np.spacing(exact.astype(dtype)).astype(np.longdouble)
+    tiny = np.finfo(dtype).tiny
+    close = np.abs(got - exact) <= 3 * ulp  # libm's exp in this formula: 2.7 and 3.4 ulp
+    assert np.all(close | (exact < tiny)), z[~close & (exact >= tiny)][:5]
+    assert np.all((got >= 0) & (got <= 1))
+    assert got[z == dtype(1e30)][0] == 1 and got[z == dtype(-1e30)][0] == 0
