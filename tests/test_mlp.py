@@ -184,18 +184,18 @@ def test_training_releases_the_gil_and_refuses_a_second_concurrent_train():
     ticks, errors = [], []
 
     def other():
-        time.sleep(0.1)
+        while not net._training.locked():  # (wait for the main thread's train to start)
+            time.sleep(0.001)
         try:
             net.train(data, epochs=1, verbose=False)
         except RuntimeError as error:
             errors.append(str(error))
-        deadline = time.perf_counter() + 0.3
-        while time.perf_counter() < deadline:
+        while net._training.locked():      # this thread runs while the core trains
             ticks.append(1)
 
     thread = threading.Thread(target=other)
     thread.start()
-    net.train(data, batch_size=32, epochs=4, verbose=False)
+    net.train(data, batch_size=32, epochs=10, verbose=False)
     thread.join()
     assert errors and "already training" in errors[0]
     assert len(ticks) > 1000
