@@ -121,3 +121,42 @@ def test_float32_gradients_and_save_load(tmp_path):
 def test_openmp_is_built_on_linux():
     """Linux builds use gcc: the two-thread path must really be compiled in."""
     assert _core.OPENMP
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32, np.float64])
+@pytest.mark.parametrize("n_in", [1, 64, 100, 784])
+def test_column_bitmap_marks_the_nonzero_entries(dtype, n_in):
+    X8, _ = pixel_problem([n_in, 3], 70, seed=n_in)
+    X = X8.astype(dtype)
+    if dtype is not np.uint8:
+        X[X8 == 1] = -0.0  # a negative zero is zero
+    bits = _core.column_bitmap(X)
+    assert bits.shape == (70, (n_in + 63) // 64) and bits.dtype == np.uint64
+    unpacked = np.unpackbits(bits.view(np.uint8), axis=1, bitorder="little")[:, :n_in]
+    np.testing.assert_array_equal(unpacked.astype(bool), X != 0)
+    assert _core.column_bitmap(X[:0]).shape == (0, (n_in + 63) // 64)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("raw", [True, False])
+def test_epoch_with_the_bitmap_is_bitwise_the_epoch_without(dtype, n_threads, raw):
+    """The bitmap only says which columns are active: the same columns, the same result."""
+    sizes = [100, 20, 5]   # two words a row, the second partly used
+    X8, y = pixel_problem(sizes, 300, seed=2)
+    X = X8 if raw else scale(X8).astype(dtype)
+    order = np.random.default_rng(0).permutation(300).astype(np.intp)
+    results = []
+    for bitmap in (None, _core.column_bitmap(X)):
+        net = MLP(sizes, seed=1, dtype=dtype)
+        net._network(16).train_epoch(X, y, order, 16, 0.5, 0.0, 0.0, 1 << 40, n_threads, bitmap)
+        results.append(net.weights + net.biases)
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_bitmap_of_the_wrong_shape_is_refused():
+    X8, y = pixel_problem([100, 5], 40)
+    core = MLP([100, 5], seed=0)._network(8)
+    with pytest.raises(ValueError, match=r"expected \(40, 2\)"):
+        core.train_epoch(X8, y, None, 8, 0.1, bitmap=_core.column_bitmap(X8[:39]))

@@ -316,6 +316,14 @@ class MLP:
         check_every = max(1, int(_FLOPS_PER_SIGNAL_CHECK // flops_per_batch))
         history = History()
         seconds = 0.0
+        # Which input columns each row has non-zero: the core then finds a batch's active
+        # columns from a few words a row. One pass over X per call; not for a memmap,
+        # whose size may be beyond memory, nor when every column is used anyway.
+        bitmap = None
+        if l2 == 0 and momentum == 0 and batch_size < n and not isinstance(X, np.memmap):
+            start = time.perf_counter()
+            bitmap = _core.column_bitmap(X)
+            seconds += time.perf_counter() - start
         best = None  # (correct, epoch, parameters) of the best reported epoch
         for epoch in range(1, epochs + 1):
             # The paper shuffles in mini-batch and sgd modes, not in batch mode
@@ -324,7 +332,7 @@ class MLP:
             before = self._parameters()
             start = time.perf_counter()
             core.train_epoch(X, labels, order, batch_size, learning_rate, l2, momentum,
-                             check_every, n_threads)
+                             check_every, n_threads, bitmap)
             seconds += time.perf_counter() - start
             if not all(np.isfinite(p).all() for p in self.weights + self.biases):
                 self._set_parameters(before)
