@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 
 from . import MLP, __version__, experiments
+from ._mlp import ACTIVATIONS, COSTS, HIDDEN_ACTIVATIONS, INITS
+from ._validation import GD_MODES
 from .datasets import load_mnist
 
 
@@ -146,14 +148,14 @@ def build_parser():
     train.add_argument("--lr", type=_positive(float), default=0.2, help="learning rate (default 0.2)")
     train.add_argument("--batch-size", type=_positive(int), default=32, help="mini-batch size (default 32)")
     train.add_argument("--epochs", type=_positive(int), default=160, help="epochs (default 160)")
-    train.add_argument("--gd", choices=["mini-batch", "batch", "sgd"], default="mini-batch")
+    train.add_argument("--gd", choices=GD_MODES, default="mini-batch")
     train.add_argument("--interval", type=_positive(int), default=10, help="report every N epochs (default 10)")
-    train.add_argument("--activation", choices=["sigmoid", "tanh", "relu", "leaky_relu"],
+    train.add_argument("--activation", choices=HIDDEN_ACTIVATIONS,
                        default="sigmoid", help="hidden-layer activation (default sigmoid)")
     train.add_argument("--output-activation", default="sigmoid",
-                       choices=["sigmoid", "tanh", "relu", "leaky_relu", "softmax"])
-    train.add_argument("--cost", choices=["quadratic", "cross_entropy"], default="quadratic")
-    train.add_argument("--init", choices=["normal", "xavier", "he", "scaled_normal"], default="normal")
+                       choices=list(ACTIVATIONS))
+    train.add_argument("--cost", choices=list(COSTS), default="quadratic")
+    train.add_argument("--init", choices=INITS, default="normal")
     train.add_argument("--l2", type=float, default=0.0, help="L2 weight decay lambda (default 0)")
     train.add_argument("--momentum", type=float, default=0.0, help="momentum mu (default 0)")
     train.add_argument("--patience", type=_positive(int), default=None,

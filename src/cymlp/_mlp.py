@@ -25,6 +25,7 @@ from ._validation import (
     check_layer_sizes,
     check_parameters,
     check_positive_float,
+    scale_pixels,
 )
 
 # Training or test data: a tuple (X, Y) of arrays, or a sequence of (x, y) pairs.
@@ -390,9 +391,7 @@ class MLP:
 
     def _floats(self, X):
         """uint8 pixels -> the model's dtype, x * (1/255) exactly as the core gathers them."""
-        if X.dtype != np.uint8:
-            return X
-        return np.multiply(X, self.dtype.type(1.0 / 255.0), dtype=self.dtype)
+        return scale_pixels(X, self.dtype) if X.dtype == np.uint8 else X
 
     def feed_forward(self, a: ArrayLike, cache: bool = False):
         """Algorithm 1: the network's output for ``a``.

@@ -72,9 +72,21 @@ def check_layer_sizes(layer_sizes):
 
 
 def check_gd(gd):
-    if gd not in GD_MODES:
-        raise ValueError(f"gd must be one of {', '.join(map(repr, GD_MODES))}; got {gd!r}")
-    return gd
+    return check_choice("gd", gd, GD_MODES)
+
+
+def scale_pixels(pixels, dtype=np.float64):
+    """uint8 pixels -> dtype in [0, 1]: x * (1/255), exactly as the core scales uint8 input."""
+    dtype = np.dtype(dtype)
+    return np.multiply(pixels, dtype.type(1.0 / 255.0), dtype=dtype)
+
+
+def one_hot(labels, n_classes=10):
+    """Integer labels (n,) -> one-hot rows (n, n_classes) of float64: one_hot([2], 3) == [[0, 0, 1]]."""
+    labels = np.asarray(labels)
+    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
+        raise ValueError(f"labels must be in 0..{n_classes - 1}")
+    return np.eye(n_classes)[labels]
 
 
 def _numeric_array(name, value):

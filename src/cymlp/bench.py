@@ -36,7 +36,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 from . import MLP, _core
 from . import reference as ref
-from .datasets import load_mnist
+from .datasets import load_mnist, scale
 
 SIZES = [784, 64, 32, 10]
 LEARNING_RATE = 0.2
@@ -264,8 +264,8 @@ def peak_rss_mb(raw, data):
 
 def run(data=None, repeats=5, batch_sizes=(1, 10, 32, 128, 60000), threads=(1, 2),
         peers=True, quick=False):
-    (X, y), _ = load_mnist(data)
-    (X8, _), _ = load_mnist(data, raw=True)
+    (X8, y), _ = load_mnist(data, raw=True)
+    X = scale(X8)                 # as load_mnist(data) makes its floats
     X32 = X.astype(np.float32)
     n = X.shape[0]
     rows = []

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._validation import one_hot, scale_pixels  # noqa: F401  (one_hot: part of this module's API)
+
 # IDX type code -> big-endian dtype
 _IDX_TYPES = {
     0x08: np.dtype("u1"),
@@ -296,15 +298,7 @@ def flatten(images):
 
 def scale(pixels):
     """uint8 pixels -> float64 in [0, 1]: x * (1/255), exactly as the core scales uint8 input."""
-    return np.multiply(pixels, 1.0 / 255.0, dtype=np.float64)
-
-
-def one_hot(labels, n_classes=10):
-    """Integer labels (n,) -> one-hot rows (n, n_classes) of float64."""
-    labels = np.asarray(labels)
-    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
-        raise ValueError(f"labels must be in 0..{n_classes - 1}")
-    return np.eye(n_classes)[labels]
+    return scale_pixels(pixels, np.float64)
 
 
 def subset(X, y, fraction, seed=0):

@@ -9,9 +9,8 @@ joblib's other backends (dask, ...) can scale a sweep out.
 
 from __future__ import annotations
 
-import numpy as np
-
 from . import MLP
+from ._validation import as_dataset
 from .datasets import subset
 
 NET53K = [784, 64, 32, 10]
@@ -37,14 +36,12 @@ def training_run(layers, train, test, learning_rate, epochs, gd="mini-batch", ba
     keywords to :meth:`MLP.train` (l2, momentum, patience).
     """
     net = MLP(layers, seed=seed, **(model_options or {}))
-    result = net.evaluate(test)
-    rows = [(0, float(np.mean(net.MeanSquaredError(test))), result.correct, result.total)]
-    if verbose:
-        print(f"Epoch 0: {result} MSE: {rows[0][1]:.4f}", flush=True)
+    # epoch 0 scored as train reports the others: one forward pass for accuracy and MSE
+    untrained = net._report(0, 0.0, as_dataset("test_data", test, layers[0], layers[-1], net.dtype),
+                            verbose)
     history = net.train(train, gd=gd, batch_size=batch_size, learning_rate=learning_rate, epochs=epochs,
                         test_data=test, interval=interval, verbose=verbose, **train_options)
-    rows += [(r.epoch, r.mse, r.correct, r.total) for r in history]
-    return net, rows
+    return net, [(r.epoch, r.mse, r.correct, r.total) for r in [untrained, *history]]
 
 
 def table1(train, test, epochs=160, seed=0, verbose=True):

@@ -22,6 +22,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit
 
+from ._validation import one_hot  # noqa: F401  (the oracle's targets: rows of the identity)
+
 
 def sigmoid(z, out=None):
     """The logistic function 1 / (1 + e^-z), stable for any z (SciPy's expit)."""
@@ -90,9 +92,6 @@ def activation(name, slope=0.01):
     return f, fprime
 
 
-def one_hot(labels, n_classes):
-    """Rows of the identity matrix: one_hot([2], 3) == [[0, 0, 1]]."""
-    return np.eye(n_classes)[labels]
 
 
 class Options:

@@ -106,7 +106,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
     def _outputs(self, X):
         check_is_fitted(self, "network_")
         X = validate_data(self, X, reset=False, dtype=np.float64, order="C")
-        return self.network_.feed_forward(X).astype(np.float64)
+        return self.network_.feed_forward(X)  # (a new float64 array: the network is float64)
 
     def predict_proba(self, X):
         """Output activations normalised to sum to 1 per row (softmax outputs already do)."""
