@@ -1,8 +1,11 @@
+import copy
 import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from cymlp import reference as ref
 
 
 @pytest.fixture(scope="session")
@@ -17,10 +20,13 @@ def mnist_dir():
     if folder:
         return Path(folder)
     if os.environ.get("CYMLP_DOWNLOAD_FOR_TESTS"):
-        from cymlp.datasets import cache_folder, load_mnist
+        from cymlp.datasets import MNIST_FILES, _find, cache_folder, download_mnist_file
 
-        load_mnist(download=True)
-        return cache_folder()
+        folder = cache_folder()  # (the files only: the mnist fixture parses them)
+        for stem in MNIST_FILES.values():
+            if _find([folder], stem) is None:
+                download_mnist_file(stem, folder)
+        return folder
     if os.environ.get("CYMLP_REQUIRE_DATA"):
         pytest.fail("CYMLP_DATA must point at the MNIST files")
     pytest.skip("set CYMLP_DATA to the folder with the MNIST IDX files")
@@ -37,3 +43,49 @@ def random_problem(sizes, n, seed=0):
     """Random inputs in [0, 1) and labels for a network with these layer sizes."""
     rng = np.random.default_rng(seed)
     return rng.random((n, sizes[0])), rng.integers(0, sizes[-1], n)
+
+
+def options_of(net):
+    """The reference's Options for an MLP's activations, cost and leaky slope."""
+    return ref.Options(len(net.weights), net.activation, net.output_activation, net.cost,
+                       net.leaky_slope)
+
+
+def numeric_gradient(P, cost, h=1e-6):
+    """dC/dP by central differences, moving one entry of the array P at a time."""
+    numeric = np.empty_like(P)
+    for index in np.ndindex(P.shape):
+        saved = P[index]
+        P[index] = saved + h
+        up = cost()
+        P[index] = saved - h
+        down = cost()
+        P[index] = saved
+        numeric[index] = (up - down) / (2 * h)
+    return numeric
+
+
+def max_abs_error(got, want):
+    return max(np.max(np.abs(g - w)) for g, w in zip(got, want))
+
+
+def max_relative_error(got, want):
+    return max(np.max(np.abs(g - w)) / max(np.max(np.abs(w)), 1e-300) for g, w in zip(got, want))
+
+
+def train_with_reference(net, X, y, batch_size, learning_rate, epochs=1, gd="mini-batch",
+                         l2=0.0, momentum=0.0, **train_options):
+    """Train ``net`` with MLP.train and the NumPy reference from the same start, on the same
+    shuffled orders; returns (the net's parameters, the reference's)."""
+    n = X.shape[0]
+    weights, biases = [w.copy() for w in net.weights], [b.copy() for b in net.biases]
+    rng = copy.deepcopy(net._rng)  # the generator that will shuffle the epochs
+    net.train((X, y), gd=gd, batch_size=batch_size, learning_rate=learning_rate, epochs=epochs,
+              l2=l2, momentum=momentum, verbose=False, **train_options)
+    S = {"mini-batch": batch_size, "batch": n, "sgd": 1}[gd]
+    reference = ref.ReferenceMLP(weights, biases, S, options_of(net))
+    for _ in range(epochs):  # (the velocity carries over from epoch to epoch)
+        order = None if gd == "batch" else rng.permutation(n)
+        reference.train_epoch(X, ref.one_hot(y, net.layer_sizes[-1]), order, S, learning_rate,
+                              l2, momentum)
+    return net.weights + net.biases, weights + biases

@@ -1,6 +1,5 @@
 """The compiled core against the NumPy reference."""
 
-import copy
 import math
 
 import numpy as np
@@ -8,13 +7,9 @@ import pytest
 
 from cymlp import MLP
 from cymlp import reference as ref
-from conftest import random_problem
+from conftest import max_abs_error, max_relative_error, random_problem, train_with_reference
 
 SHAPES = [[5, 3], [12, 7, 4], [30, 16, 10, 10], [20, 9, 8, 6, 3]]
-
-
-def max_relative_error(got, want):
-    return max(np.max(np.abs(g - w)) / np.max(np.abs(w)) for g, w in zip(got, want))
 
 
 @pytest.mark.parametrize("sizes", SHAPES + [[784, 64, 32, 10]])
@@ -55,17 +50,7 @@ def sparse_problem(sizes, n, density, seed=0):
 def train_both(sizes, n, gd, batch_size, learning_rate=0.5, seed=0, density=1.0):
     """One epoch through MLP.train and through the reference from the same start."""
     X, y = sparse_problem(sizes, n, density, seed=seed)
-    net = MLP(sizes, seed=seed + 1)
-    weights = [w.copy() for w in net.weights]
-    biases = [b.copy() for b in net.biases]
-    rng = copy.deepcopy(net._rng)  # the generator that will shuffle the epoch
-    net.train((X, y), gd=gd, batch_size=batch_size, learning_rate=learning_rate,
-              epochs=1, verbose=False)
-    S = {"mini-batch": batch_size, "batch": n, "sgd": 1}[gd]
-    order = None if gd == "batch" else rng.permutation(n)
-    ref.ReferenceMLP(weights, biases, S).train_epoch(X, ref.one_hot(y, sizes[-1]), order, S,
-                                                     learning_rate)
-    return net.weights + net.biases, weights + biases
+    return train_with_reference(MLP(sizes, seed=seed + 1), X, y, batch_size, learning_rate, gd=gd)
 
 
 @pytest.mark.parametrize("sizes", SHAPES)
@@ -73,7 +58,7 @@ def train_both(sizes, n, gd, batch_size, learning_rate=0.5, seed=0, density=1.0)
                                            ("batch", None), ("sgd", None)])
 def test_one_epoch_matches_reference(sizes, gd, batch_size):
     got, want = train_both(sizes, 101, gd, batch_size or 32)
-    assert max(np.max(np.abs(g - w)) for g, w in zip(got, want)) < 1e-9
+    assert max_abs_error(got, want) < 1e-9
     assert max_relative_error(got, want) < 1e-9
 
 
@@ -83,25 +68,19 @@ def test_one_epoch_on_sparse_inputs_matches_reference(density, gd, batch_size):
     """The input layer skips columns that are zero in the whole batch: same result
     (density 0: every input is zero, no active column at all)."""
     got, want = train_both([40, 12, 6, 4], 97, gd, batch_size or 32, density=density)
-    assert max(np.max(np.abs(g - w)) for g, w in zip(got, want)) < 1e-9
+    assert max_abs_error(got, want) < 1e-9
 
 
 def test_net53k_epoch_on_mnist_matches_reference(mnist):
     (X, y), _ = mnist
     X, y = X[:3000], y[:3000]
-    net = MLP([784, 64, 32, 10], seed=0)
-    weights, biases = [w.copy() for w in net.weights], [b.copy() for b in net.biases]
-    rng = copy.deepcopy(net._rng)
-    net.train((X, y), batch_size=32, learning_rate=0.2, epochs=1, verbose=False)
-    ref.ReferenceMLP(weights, biases, 32).train_epoch(X, ref.one_hot(y, 10),
-                                                      rng.permutation(3000), 32, 0.2)
-    assert max(np.max(np.abs(g - w)) for g, w in
-               zip(net.weights + net.biases, weights + biases)) < 1e-9
+    got, want = train_with_reference(MLP([784, 64, 32, 10], seed=0), X, y, 32, 0.2)
+    assert max_abs_error(got, want) < 1e-9
 
 
 def test_net53k_epoch_on_random_data_matches_reference():
     got, want = train_both([784, 64, 32, 10], 1000, "mini-batch", 32, learning_rate=0.2)
-    assert max(np.max(np.abs(g - w)) for g, w in zip(got, want)) < 1e-9
+    assert max_abs_error(got, want) < 1e-9
 
 
 def test_forward_matches_reference_and_is_stable():

@@ -1,6 +1,5 @@
 """Model options (activations, costs, inits, L2, momentum, early stopping), save/load, Perceptron."""
 
-import copy
 import subprocess
 import sys
 
@@ -9,7 +8,8 @@ import pytest
 
 from cymlp import MLP, Perceptron
 from cymlp import reference as ref
-from conftest import random_problem
+from conftest import (max_abs_error, max_relative_error, numeric_gradient, options_of, random_problem,
+                      train_with_reference)
 
 HIDDEN = ["sigmoid", "tanh", "relu", "leaky_relu"]
 OUTPUT_COST = [("sigmoid", "quadratic"), ("tanh", "quadratic"), ("relu", "quadratic"),
@@ -18,18 +18,9 @@ OUTPUT_COST = [("sigmoid", "quadratic"), ("tanh", "quadratic"), ("relu", "quadra
 INITS = ["normal", "xavier", "he", "scaled_normal"]
 
 
-def options_of(net):
-    return ref.Options(len(net.weights), net.activation, net.output_activation, net.cost,
-                       net.leaky_slope)
-
-
 def make(hidden, output, cost, init, sizes=(9, 7, 5, 4), seed=0):
     return MLP(list(sizes), seed=seed, activation=hidden, output_activation=output, cost=cost,
                init=init, leaky_slope=0.05)
-
-
-def max_relative_error(got, want):
-    return max(np.max(np.abs(g - w)) / max(np.max(np.abs(w)), 1e-300) for g, w in zip(got, want))
 
 
 @pytest.mark.parametrize("init", INITS)
@@ -44,12 +35,7 @@ def test_gradients_and_one_epoch_match_reference(hidden, output, cost, init):
     want_b, want_W = ref.backprop(net.weights, net.biases, X[:16], Y[:16], options_of(net))
     assert max_relative_error(grad_W + grad_b, want_W + want_b) < 1e-10
 
-    weights, biases = [w.copy() for w in net.weights], [b.copy() for b in net.biases]
-    rng = copy.deepcopy(net._rng)
-    net.train((X, y), batch_size=8, learning_rate=0.3, epochs=1, verbose=False)
-    ref.ReferenceMLP(weights, biases, 8, options_of(net)).train_epoch(
-        X, Y, rng.permutation(45), 8, 0.3)
-    assert max(np.max(np.abs(g - w)) for g, w in zip(net.weights + net.biases, weights + biases)) < 1e-9
+    assert max_abs_error(*train_with_reference(net, X, y, 8, 0.3)) < 1e-9
 
 
 @pytest.mark.parametrize("output,cost", OUTPUT_COST)
@@ -61,17 +47,11 @@ def test_reference_gradients_match_finite_differences(hidden, output, cost):
     X -= 0.3
     Y = ref.one_hot(y, 3)
     grad_b, grad_W = ref.backprop(net.weights, net.biases, X, Y, options)
-    h = 1e-6
-    for params, grads in ((net.weights, grad_W), (net.biases, grad_b)):
-        for P, G in zip(params, grads):
-            for index in np.ndindex(P.shape):
-                saved = P[index]
-                P[index] = saved + h
-                up = ref.cost(ref.feed_forward(net.weights, net.biases, X, options)[0][-1], Y, options)
-                P[index] = saved - h
-                down = ref.cost(ref.feed_forward(net.weights, net.biases, X, options)[0][-1], Y, options)
-                P[index] = saved
-                assert G[index] == pytest.approx((up - down) / (2 * h), rel=1e-5, abs=1e-8)
+    def cost():
+        return ref.cost(ref.feed_forward(net.weights, net.biases, X, options)[0][-1], Y, options)
+
+    for P, G in zip(net.weights + net.biases, grad_W + grad_b):
+        assert G == pytest.approx(numeric_gradient(P, cost), rel=1e-5, abs=1e-8)
 
 
 @pytest.mark.parametrize("l2,momentum", [(0.5, 0.0), (0.0, 0.9), (2.0, 0.5)])
@@ -81,14 +61,8 @@ def test_l2_and_momentum_match_reference_over_two_epochs(l2, momentum, density):
               cost="cross_entropy", init="he")
     X, y = random_problem(net.layer_sizes, 50, seed=5)
     X[np.random.default_rng(0).random(X.shape) > density] = 0.0
-    weights, biases = [w.copy() for w in net.weights], [b.copy() for b in net.biases]
-    rng = copy.deepcopy(net._rng)
-    net.train((X, y), batch_size=7, learning_rate=0.2, epochs=2, l2=l2, momentum=momentum,
-              verbose=False)
-    reference = ref.ReferenceMLP(weights, biases, 7, options_of(net))
-    for _ in range(2):  # the velocity carries over from epoch to epoch
-        reference.train_epoch(X, ref.one_hot(y, 5), rng.permutation(50), 7, 0.2, l2, momentum)
-    assert max(np.max(np.abs(g - w)) for g, w in zip(net.weights + net.biases, weights + biases)) < 1e-9
+    got, want = train_with_reference(net, X, y, 7, 0.2, epochs=2, l2=l2, momentum=momentum)
+    assert max_abs_error(got, want) < 1e-9
 
 
 def test_inits_have_the_documented_scales():

@@ -1,6 +1,5 @@
 """float32, uint8 input, memmap input and the two-thread core: same math, same results."""
 
-import copy
 import gzip
 import sys
 
@@ -10,13 +9,12 @@ import pytest
 from cymlp import MLP, _core
 from cymlp import reference as ref
 from cymlp.datasets import load_idx, scale
-from conftest import random_problem
+from conftest import max_abs_error, random_problem, train_with_reference
 
 
-def trained(sizes, data, n_threads, dtype=np.float64, **kwargs):
-    net = MLP(sizes, seed=3, dtype=dtype, **kwargs)
-    net.train(data, batch_size=kwargs.pop("batch_size", 16), learning_rate=0.3, epochs=2,
-              n_threads=n_threads, verbose=False)
+def trained(sizes, data, n_threads, dtype=np.float64):
+    net = MLP(sizes, seed=3, dtype=dtype)
+    net.train(data, batch_size=16, learning_rate=0.3, epochs=2, n_threads=n_threads, verbose=False)
     return net
 
 
@@ -45,14 +43,8 @@ def test_two_threads_with_every_option_match_reference():
     for kwargs in [dict(), dict(l2=1.0, momentum=0.8)]:
         net = MLP(sizes, seed=5, activation="tanh", output_activation="softmax",
                   cost="cross_entropy", init="xavier")
-        weights, biases = [w.copy() for w in net.weights], [b.copy() for b in net.biases]
-        rng = copy.deepcopy(net._rng)
-        net.train((X, y), batch_size=9, learning_rate=0.2, epochs=1, n_threads=2, verbose=False,
-                  **kwargs)
-        options = ref.Options(3, "tanh", "softmax", "cross_entropy")
-        ref.ReferenceMLP(weights, biases, 9, options).train_epoch(
-            X, ref.one_hot(y, 4), rng.permutation(120), 9, 0.2, **kwargs)
-        assert max(np.max(np.abs(g - w)) for g, w in zip(net.weights + net.biases, weights + biases)) < 1e-9
+        got, want = train_with_reference(net, X, y, 9, 0.2, n_threads=2, **kwargs)
+        assert max_abs_error(got, want) < 1e-9
 
 
 def test_uint8_input_trains_exactly_like_its_scaled_floats():

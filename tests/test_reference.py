@@ -5,7 +5,7 @@ import pytest
 
 from cymlp import MLP
 from cymlp import reference as ref
-from conftest import random_problem
+from conftest import numeric_gradient, random_problem
 
 
 def mean_cost(weights, biases, X, Y):
@@ -20,19 +20,9 @@ def test_backprop_matches_finite_differences(sizes):
     Y = ref.one_hot(y, sizes[-1])
     net = MLP(sizes, seed=2)
     grad_b, grad_W = ref.backprop(net.weights, net.biases, X, Y)
-    h = 1e-6
-    for params, grads in ((net.weights, grad_W), (net.biases, grad_b)):
-        for P, G in zip(params, grads):
-            numeric = np.empty_like(P)
-            for index in np.ndindex(P.shape):
-                saved = P[index]
-                P[index] = saved + h
-                up = mean_cost(net.weights, net.biases, X, Y)
-                P[index] = saved - h
-                down = mean_cost(net.weights, net.biases, X, Y)
-                P[index] = saved
-                numeric[index] = (up - down) / (2 * h)
-            np.testing.assert_allclose(G, numeric, rtol=1e-6, atol=1e-9)
+    for P, G in zip(net.weights + net.biases, grad_W + grad_b):
+        numeric = numeric_gradient(P, lambda: mean_cost(net.weights, net.biases, X, Y))
+        np.testing.assert_allclose(G, numeric, rtol=1e-6, atol=1e-9)
 
 
 def test_feed_forward_is_algorithm_1():

@@ -12,13 +12,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
 from cymlp.sklearn import MLPClassifier  # noqa: E402
 
-# Checks that cannot pass, with the reason.
-EXPECTED_FAILED = {}
-
-
 @parametrize_with_checks([MLPClassifier(hidden_layer_sizes=(16,), learning_rate=0.5, max_iter=60,
-                                        random_state=0)],
-                         expected_failed_checks=lambda estimator: EXPECTED_FAILED)
+                                        random_state=0)])
 def test_scikit_learn_conformance(estimator, check):
     check(estimator)
 

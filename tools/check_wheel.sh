@@ -3,7 +3,7 @@
 #   1. pip wheel -> auditwheel repair (prints the manylinux tag reached)
 #   2. install that wheel, binary only, into a fresh venv; run a copy of tests/ against it
 #   3. build the sdist, build and install from it in a fresh venv (it holds every file the
-#      build needs), and run the tests there too
+#      build needs), and run the compiled core's tests there
 #   4. run the tests against the oldest numpy and scipy declared in pyproject.toml
 # Needs CYMLP_DATA (the MNIST folder). Used by .ci/run.
 set -euo pipefail
@@ -12,16 +12,18 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 py=${PYTHON:-python3}
 quiet=(--quiet --disable-pip-version-check)
-test_deps=(pytest matplotlib hypothesis scikit-learn)
+# the test extra of pyproject.toml, the one list of test dependencies
+read -r -a test_deps <<< "$("$py" -c "import tomllib; print(' '.join(tomllib.load(open('$root/pyproject.toml', 'rb'))['project']['optional-dependencies']['test']))")"
 
 fresh_venv() {  # fresh_venv NAME: a new venv with an up-to-date pip
   "$py" -m venv "$work/$1"
   "$work/$1/bin/python" -m pip install "${quiet[@]}" --upgrade pip
 }
 
-run_tests() {  # run_tests VENV: a copy of tests/, outside the source tree, against VENV's cymlp
+run_tests() {  # run_tests VENV [TESTS...]: a copy of tests/, outside the source tree, against VENV's cymlp
+  local venv=$1; shift
   rm -rf "$work/tests-copy" && mkdir -p "$work/tests-copy" && cp -r "$root/tests" "$work/tests-copy/"
-  (cd "$work/tests-copy" && "$work/$1/bin/python" -m pytest -q -p no:cacheprovider tests)
+  (cd "$work/tests-copy" && "$work/$venv/bin/python" -m pytest -q -p no:cacheprovider "${@:-tests}")
 }
 
 echo "== wheel"
@@ -49,7 +51,8 @@ echo "== sdist: build it, then build and install from it"
 tar tzf "$work/sdist"/*.tar.gz | sed 's|^[^/]*/||' | grep -E '^(csrc|tools|src/cymlp)/|^(CMakeLists.txt|pyproject.toml)$' | sort | tr '\n' ' '; echo
 fresh_venv sdist-env
 "$work/sdist-env/bin/pip" install "${quiet[@]}" "$work/sdist"/*.tar.gz "${test_deps[@]}"
-run_tests sdist-env
+# the same sources as the wheel, whose run covers everything: here the compiled core's tests
+run_tests sdist-env tests/test_core.py tests/test_performance_features.py
 
 echo "== the oldest supported numpy and scipy"
 fresh_venv oldest-env

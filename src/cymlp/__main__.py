@@ -123,10 +123,8 @@ def cmd_reproduce(args):
 
 
 def cmd_bench(args):
-    try:
-        from .bench import main as bench_main
-    except ImportError as error:
-        raise CommandError(f"{error}: the benchmark needs  pip install 'cymlp[bench]'") from None
+    from .bench import main as bench_main
+
     bench_main(["--repeats", str(args.repeats)] + (["--data", args.data] if args.data else [])
                + (["--quick"] if args.quick else []) + (["--out", args.out] if args.out else []))
 

@@ -16,8 +16,7 @@ epoch with lax.scan). The two frameworks run in a process of their own per
 thread count: XLA reads its thread settings at start-up, and a framework's
 spinning thread pool would otherwise slow the contenders timed after it.
 
-Usage: cymlp bench [--quick], or python benchmarks/bench_epoch.py [options]
-(needs threadpoolctl: pip install 'cymlp[bench]').
+Usage: cymlp bench [--quick], or python benchmarks/bench_epoch.py [options].
 """
 
 from __future__ import annotations
