@@ -1,4 +1,4 @@
-"""cymlp command line: train an MLP on MNIST, reproduce the paper's experiments, benchmark."""
+"""cymlp command line: train an MLP on MNIST or another data set, reproduce the paper's experiments, benchmark."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 from . import MLP, __version__, experiments
 from ._mlp import ACTIVATIONS, COSTS, HIDDEN_ACTIVATIONS, INITS
 from ._validation import GD_MODES
-from .datasets import load_mnist
+from .datasets import DATASETS, emnist_folder, load_dataset
 
 
 class CommandError(Exception):
@@ -37,11 +37,11 @@ def _positive(kind):
     return parse
 
 
-def _load(args):
+def _load(args, name="mnist"):
     # uint8 pixels: the core scales them by 1/255 as it gathers each batch, exactly
     # as load_mnist's floats are scaled, with an eighth of the memory
     try:
-        return load_mnist(args.data, download=not args.no_download, raw=True)
+        return load_dataset(name, args.data, download=not args.no_download, raw=True)
     except (OSError, ValueError) as error:  # missing, corrupt, or the download failed
         raise CommandError(str(error)) from None
 
@@ -58,15 +58,20 @@ def cmd_train(args):
     model_options = dict(activation=args.activation, output_activation=args.output_activation,
                          cost=args.cost, init=args.init)
     try:
-        MLP(args.layers, **model_options)  # check the options before loading anything big
+        MLP(args.layers or experiments.NET53K, **model_options)  # check before loading anything big
     except (TypeError, ValueError) as error:
         raise CommandError(str(error)) from None
     plots = _plots() if args.plot else None
-    train, test = _load(args)
+    data = _load(args, args.dataset)
+    train, test = data.train, data.test
+    try:
+        layers = experiments.layers_for(data, args.layers)  # output layer sized from the data
+    except ValueError as error:
+        raise CommandError(f"--layers: {error} ({args.dataset})") from None
     try:
         start = time.perf_counter()
         net, rows = experiments.training_run(
-            args.layers, train, test, args.lr, args.epochs, gd=args.gd,
+            layers, train, test, args.lr, args.epochs, gd=args.gd,
             batch_size=args.batch_size, seed=args.seed, interval=args.interval, verbose=True,
             model_options=model_options, l2=args.l2, momentum=args.momentum,
             patience=args.patience)
@@ -77,7 +82,7 @@ def cmd_train(args):
     print(f"\n{net!r}, {net.n_parameters} parameters: {args.epochs} epochs in "
           f"{time.perf_counter() - start:.1f} s")
     if plots:
-        plots.plot_cost_and_accuracy(rows, args.plot, title=f"{list(args.layers)}, eta = {args.lr}")
+        plots.plot_cost_and_accuracy(rows, args.plot, title=f"{layers}, eta = {args.lr}")
         print(f"wrote {args.plot}")
     if args.save:
         try:
@@ -88,15 +93,24 @@ def cmd_train(args):
 
 
 def cmd_reproduce(args):
-    train, test = _load(args)
+    names = [args.experiment]
+    if args.experiment == "all":
+        names = ["fig3", "fig4", "table1", "fig6", "fig7", "fig8"]
+        if emnist_folder("balanced", args.data):
+            names.append("fig9")
+        else:
+            print("fig9 skipped: no EMNIST Balanced files in --data or $CYMLP_DATA", flush=True)
+    # fig3 needs no data, fig9 EMNIST's
+    train, test, _ = _load(args) if set(names) - {"fig3", "fig9"} else (None, None, None)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    names = ["table1", "fig6", "fig7", "fig8"] if args.experiment == "all" else [args.experiment]
     plots = _plots() if any(n.startswith("fig") for n in names) else None
     epochs = {} if args.epochs is None else {"epochs": args.epochs}
     for name in names:
         start = time.perf_counter()
-        if name == "table1":
+        if name in ("fig3", "fig4", "fig9"):
+            _draw_data_figure(name, args, out, plots, train)
+        elif name == "table1":
             print("Table 1: net53k [784, 64, 32, 10], eta = 0.2, batch size 32\n", flush=True)
             rows = experiments.table1(train, test, seed=args.seed, **epochs)
             text = experiments.format_table(rows, compare_with_paper=True)
@@ -122,6 +136,21 @@ def cmd_reproduce(args):
         print(f"{name}: done in {time.perf_counter() - start:.1f} s (output in {out})", flush=True)
 
 
+def _draw_data_figure(name, args, out, plots, train):
+    """Figures 3, 4 and 9: the activations, an MNIST image, EMNIST images (nothing trained)."""
+    if name == "fig3":
+        plots.plot_activations(experiments.fig3(leaky_slope=0.1), out / "fig3.png", leaky_slope=0.1)
+    elif name == "fig4":
+        image, label, index = experiments.fig4(train)
+        plots.plot_digit(image, label, out / "fig4.png",
+                         title=f"MNIST training image {index} (label {label}), scaled to [0, 1]")
+    else:
+        emnist = _load(args, "emnist-balanced")
+        chosen = experiments.fig9(emnist.train, emnist.classes, seed=args.seed)
+        plots.plot_image_grid([c[0] for c in chosen], [c[1] for c in chosen], out / "fig9.png",
+                              title="Randomly selected EMNIST Balanced training images")
+
+
 def cmd_bench(args):
     from .bench import main as bench_main
 
@@ -136,13 +165,18 @@ def build_parser():
 
     def data_options(p):
         p.add_argument("--data", default=None,
-                       help="folder with the MNIST IDX files (default: $CYMLP_DATA, then the cache)")
+                       help="folder with the data set's IDX files (default: $CYMLP_DATA, then "
+                            "for MNIST the cache)")
         p.add_argument("--no-download", action="store_true",
                        help="fail instead of downloading MNIST when the files are missing")
 
-    train = commands.add_parser("train", help="train an MLP on MNIST and print the paper's table")
-    train.add_argument("--layers", type=_layers, default=[784, 64, 32, 10],
-                       help="layer sizes (default 784,64,32,10)")
+    train = commands.add_parser("train", help="train an MLP on MNIST (or --dataset) and print the paper's table")
+    train.add_argument("--dataset", choices=DATASETS, default="mnist",
+                       help="mnist (default), emnist-<split> (files in --data), or idx: any folder "
+                            "(--data) with the four files named as MNIST's")
+    train.add_argument("--layers", type=_layers, default=None,
+                       help="layer sizes (default: the data's inputs,64,32,its classes: "
+                            "784,64,32,10 for MNIST, 784,64,32,47 for emnist-balanced)")
     train.add_argument("--lr", type=_positive(float), default=0.2, help="learning rate (default 0.2)")
     train.add_argument("--batch-size", type=_positive(int), default=32, help="mini-batch size (default 32)")
     train.add_argument("--epochs", type=_positive(int), default=160, help="epochs (default 160)")
@@ -164,7 +198,9 @@ def build_parser():
     data_options(train)
 
     reproduce = commands.add_parser("reproduce", help="reproduce the paper's experiments")
-    reproduce.add_argument("experiment", choices=["table1", "fig6", "fig7", "fig8", "all"])
+    reproduce.add_argument("experiment",
+                           choices=["table1", "fig3", "fig4", "fig6", "fig7", "fig8", "fig9", "all"],
+                           help="fig9 needs the EMNIST Balanced files in --data or $CYMLP_DATA")
     reproduce.add_argument("--out", default=".", help="folder for tables and PNGs (default .)")
     reproduce.add_argument("--epochs", type=_positive(int), default=None,
                            help="override the paper's epochs (160, 80, 30, 30)")

@@ -16,6 +16,7 @@ import sys
 import tempfile
 import urllib.request
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -258,23 +259,16 @@ def load_emnist(split="balanced", path=None, raw=False):
     """
     if split not in EMNIST_CLASSES:
         raise ValueError(f"split must be one of {', '.join(EMNIST_CLASSES)}; got {split!r}")
-    folders = [Path(p) for p in (path, os.environ.get("CYMLP_DATA")) if p]
     prefix = f"emnist-{split}"
-    mapping_file = next((f / f"{prefix}-mapping.txt" for f in folders
-                         if (f / f"{prefix}-mapping.txt").is_file()), None)
-    if mapping_file is None:
+    folder = emnist_folder(split, path)
+    if folder is None:
+        folders = [str(p) for p in (path, os.environ.get("CYMLP_DATA")) if p]
         raise FileNotFoundError(
-            f"{prefix}-mapping.txt not found in {', '.join(map(str, folders)) or '(no folder)'}: "
+            f"{prefix}-mapping.txt not found in {', '.join(folders) or '(no folder)'}: "
             f"pass path=... or set CYMLP_DATA to the folder with the EMNIST files"
         )
-    mapping = {}
-    for number, line in enumerate(mapping_file.read_text().splitlines(), 1):
-        if line.strip():
-            try:
-                label, code = (int(v) for v in line.split())
-            except ValueError:
-                raise ValueError(f"{mapping_file}:{number}: expected 'label ascii-code', got {line!r}") from None
-            mapping[label] = chr(code)
+    mapping_file = folder / f"{prefix}-mapping.txt"
+    mapping = read_emnist_mapping(mapping_file)
     parts = {}
     for part in ("train", "test"):
         for key, kind in (("images", "images-idx3"), ("labels", "labels-idx1")):
@@ -282,7 +276,10 @@ def load_emnist(split="balanced", path=None, raw=False):
             file = _find([mapping_file.parent], stem)
             if file is None:
                 raise FileNotFoundError(f"EMNIST file {stem}(.gz) not found in {mapping_file.parent}")
-            array = _check_idx(load_idx(file), file, key == "images", n_classes=max(mapping) + 1)
+            array = load_idx(file)
+            if key == "labels":
+                _check_mapping_covers(mapping, mapping_file, array, file)
+            array = _check_idx(array, file, key == "images", n_classes=max(mapping) + 1)
             parts[f"{part}_{key}"] = (file, array)
     train, test = (_split(parts, part, raw, transposed=True) for part in ("train", "test"))
     return train, test, mapping
@@ -308,3 +305,123 @@ def subset(X, y, fraction, seed=0):
     n = max(1, round(len(X) * fraction))
     rows = np.sort(np.random.default_rng(seed).permutation(len(X))[:n])
     return X[rows], y[rows]
+
+
+# ---------------------------------------------------------------- EMNIST's files, any IDX folder, by name
+
+def emnist_folder(split="balanced", path=None):
+    """The first of ``path``, ``$CYMLP_DATA`` holding ``emnist-<split>-mapping.txt``, or None."""
+    for folder in (Path(p) for p in (path, os.environ.get("CYMLP_DATA")) if p):
+        if (folder / f"emnist-{split}-mapping.txt").is_file():
+            return folder
+    return None
+
+
+def read_emnist_mapping(path):
+    """EMNIST's ``label code [code ...]`` lines as ``{label: characters}``.
+
+    Most splits give one ASCII code per label (``10 65``: label 10 is "A");
+    Letters gives the upper- and lower-case codes (``1 65 97``: label 1 is "Aa").
+    """
+    path = Path(path)
+    mapping = {}
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            label, *codes = (int(v) for v in line.split())
+            if not codes or label < 0 or label in mapping:
+                raise ValueError
+            mapping[label] = "".join(chr(code) for code in codes)
+        except (ValueError, OverflowError):
+            raise ValueError(f"{path}:{number}: expected 'label ascii-code' with a new label, "
+                             f"got {line!r}") from None
+    if not mapping:
+        raise ValueError(f"{path}: the mapping is empty")
+    return mapping
+
+
+def _check_mapping_covers(mapping, mapping_file, labels, labels_file):
+    """Every label in the labels file must have a character in the mapping."""
+    unknown = sorted(set(np.unique(labels).tolist()) - set(mapping))
+    if unknown:
+        shown = ", ".join(map(str, unknown[:5])) + (", ..." if len(unknown) > 5 else "")
+        raise ValueError(f"{mapping_file} does not match {labels_file}: no character for "
+                         f"label {shown} ({len(mapping)} labels mapped)")
+
+
+def load_idx_folder(path, raw=False):
+    """Any data set in MNIST's layout as ``((X_train, y_train), (X_test, y_test))``.
+
+    ``path`` holds the four files with MNIST's names (``train-images-idx3-ubyte``,
+    ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte``,
+    ``t10k-labels-idx1-ubyte``, each gzip-compressed or not): unsigned-byte
+    images (n, height, width), the same size in both parts, and unsigned-byte
+    labels (n,). Nothing is checksummed or downloaded: this is for data sets
+    that are not MNIST (Fashion-MNIST, Kuzushiji-MNIST, your own). Images are
+    flattened to rows and scaled to [0, 1] (``raw=True``: uint8 pixels); the
+    classes are ``0 .. max(label)``.
+    """
+    folder = Path(path)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"data folder {folder} does not exist")
+    parts = {}
+    for key, stem in MNIST_FILES.items():
+        file = _find([folder], stem)
+        if file is None:
+            raise FileNotFoundError(f"{stem}(.gz) not found in {folder}: an MNIST-layout folder "
+                                    f"holds {', '.join(MNIST_FILES.values())}")
+        array = load_idx(file)
+        kind = "images" if key.endswith("images") else "labels"
+        if array.dtype != np.uint8:
+            raise ValueError(f"{file}: {kind} must be unsigned bytes, got {array.dtype}")
+        if kind == "images" and (array.ndim != 3 or 0 in array.shape[1:]):
+            raise ValueError(f"{file}: images must have shape (n, height, width), got {array.shape}")
+        if kind == "labels" and array.ndim != 1:
+            raise ValueError(f"{file}: labels must be 1-D, got shape {array.shape}")
+        parts[key] = (file, array)
+    (train_file, train_images), (test_file, test_images) = parts["train_images"], parts["test_images"]
+    if train_images.shape[1:] != test_images.shape[1:]:
+        raise ValueError(f"{train_file} holds {train_images.shape[1:]} images but {test_file} "
+                         f"{test_images.shape[1:]}")
+    return tuple(_split(parts, split, raw, transposed=False) for split in ("train", "test"))
+
+
+class LoadedDataset(NamedTuple):
+    """A data set chosen by name: ``train, test, classes = load_dataset(...)``.
+
+    ``classes[label]`` says what a label stands for ("7", "A", ...; "" for a
+    label EMNIST Letters leaves unused); ``len(classes)`` is the number of
+    output units a network needs.
+    """
+
+    train: tuple
+    test: tuple
+    classes: tuple
+
+
+#: --dataset names: "mnist", "idx" (any MNIST-layout folder), "emnist-<split>" for every split.
+DATASETS = ("mnist", "idx", *(f"emnist-{split}" for split in EMNIST_CLASSES))
+
+
+def load_dataset(name="mnist", path=None, download=True, raw=False):
+    """Load a data set by its command-line name (one of :data:`DATASETS`).
+
+    "mnist": :func:`load_mnist` (``path``, ``$CYMLP_DATA``, the cache,
+    downloaded if allowed); "emnist-<split>": :func:`load_emnist` (``path`` or
+    ``$CYMLP_DATA``); "idx": :func:`load_idx_folder`, which needs ``path``.
+    """
+    if name not in DATASETS:
+        raise ValueError(f"unknown data set {name!r}: choose one of {', '.join(DATASETS)}")
+    if name == "mnist":
+        train, test = load_mnist(path, download=download, raw=raw)
+        return LoadedDataset(train, test, tuple(str(digit) for digit in range(10)))
+    if name == "idx":
+        if path is None:
+            raise ValueError("the 'idx' data set needs the folder with its four IDX files "
+                             "(path=..., or --data DIR on the command line)")
+        train, test = load_idx_folder(path, raw=raw)
+        n_classes = int(max(train[1].max(initial=0), test[1].max(initial=0))) + 1
+        return LoadedDataset(train, test, tuple(str(label) for label in range(n_classes)))
+    train, test, mapping = load_emnist(name.removeprefix("emnist-"), path=path, raw=raw)
+    return LoadedDataset(train, test, tuple(mapping.get(label, "") for label in range(max(mapping) + 1)))

@@ -1,16 +1,19 @@
-"""The paper's experiments (section 2): Table 1 and Figures 6, 7 and 8.
+"""The paper's experiments (section 2): Table 1, Figures 3, 4 and 6-9, other data sets.
 
-Each function trains from a seed and returns plain rows of
+Each training experiment trains from a seed and returns plain rows of
 ``(epoch, mse, correct, total)`` that include the untrained network as
 epoch 0. Independent runs of a sweep go through joblib (threads are enough:
 the compiled core releases the GIL), so ``jobs`` runs them in parallel and
-joblib's other backends (dask, ...) can scale a sweep out.
+joblib's other backends (dask, ...) can scale a sweep out. Figures 3, 4
+and 9 train nothing: their functions return what the figures draw.
 """
 
 from __future__ import annotations
 
+import numpy as np
+
 from . import MLP
-from ._validation import as_dataset
+from ._validation import as_dataset, scale_pixels
 from .datasets import subset
 
 NET53K = [784, 64, 32, 10]
@@ -102,3 +105,92 @@ def format_table(rows, compare_with_paper=False):
                      else f"   |        {'-':>7}  {'-':>11}")
         lines.append(line)
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- Figures 3, 4, 9 and other data sets
+
+FIG3_ACTIVATIONS = {"relu": "ReLU", "leaky_relu": "LeakyReLU", "sigmoid": "logistic sigmoid",
+                    "tanh": "tanh"}
+
+
+def activation_curve(activation, z, leaky_slope=0.01):
+    """f(z) as cymlp's compiled core computes it, for a 1-D array ``z``.
+
+    A one-unit network MLP([1, 1]) with weight 1 and bias 0 whose output layer
+    uses ``activation`` is fed ``z`` as a batch, so its output is f(1 * z + 0).
+    """
+    z = np.asarray(z, dtype=np.float64)
+    if z.ndim != 1:
+        raise ValueError(f"z must be 1-D, got shape {z.shape}")
+    net = MLP([1, 1], output_activation=activation, leaky_slope=leaky_slope)
+    net.weights[0][:] = 1.0
+    net.biases[0][:] = 0.0
+    return net.feed_forward(z.reshape(-1, 1)).ravel()
+
+
+def fig3(z_max=5.0, points=401, leaky_slope=0.1):
+    """The four activation functions of the paper's Figure 3, from the compiled core.
+
+    Returns ``{name: (z, f(z))}`` over ``z`` in [-z_max, z_max]. LeakyReLU's
+    slope defaults to 0.1 (the model's default is 0.01) so that its leak shows.
+    """
+    z = np.linspace(-z_max, z_max, points)
+    return {name: (z, activation_curve(name, z, leaky_slope)) for name in FIG3_ACTIVATIONS}
+
+
+def fig4(train, digit=8, index=None):
+    """An MNIST training image scaled to [0, 1] as the network sees it (Figure 4).
+
+    Returns ``(image (28, 28), label, index)``: the image at ``index``, or
+    the first one of ``digit`` (the paper shows an 8). ``train`` is
+    ``(X, y)`` with X uint8 pixels or floats in [0, 1].
+    """
+    X, y = train
+    if index is None:
+        matches = np.flatnonzero(np.asarray(y) == digit)
+        if matches.size == 0:
+            raise ValueError(f"no training image of digit {digit}")
+        index = int(matches[0])
+    if not 0 <= index < len(y):
+        raise ValueError(f"index must be in 0..{len(y) - 1}, got {index}")
+    row = X[index]
+    image = scale_pixels(row) if row.dtype == np.uint8 else np.asarray(row, dtype=np.float64)
+    return image.reshape(28, 28), int(y[index]), index
+
+
+def fig9(train, classes, n=40, seed=0):
+    """``n`` randomly selected training images with their characters (Figure 9).
+
+    ``train`` is ``(X, y)`` from :func:`cymlp.datasets.load_emnist` (images
+    already upright) and ``classes[label]`` the character of a label. Returns
+    ``[(image (28, 28) in [0, 1], character, index)]``, drawn from ``seed``.
+    """
+    X, y = train
+    if not 0 < n <= len(y):
+        raise ValueError(f"n must be in 1..{len(y)}, got {n}")
+    rows = np.sort(np.random.default_rng(seed).choice(len(y), size=n, replace=False))
+    chosen = []
+    for row in rows:
+        image = scale_pixels(X[row]) if X.dtype == np.uint8 else np.asarray(X[row], np.float64)
+        chosen.append((image.reshape(28, 28), classes[int(y[row])], int(row)))
+    return chosen
+
+
+def layers_for(data, layers=None, hidden=(64, 32)):
+    """Layer sizes for a data set: ``[n_in, *hidden, n_classes]``, or ``layers`` checked.
+
+    ``data`` is a :class:`cymlp.datasets.LoadedDataset`. Given ``layers``, its
+    first size must be the data's features per image and its last the number
+    of classes (47 for EMNIST Balanced): a ``ValueError`` says which does not.
+    """
+    n_in, n_classes = data.train[0].shape[1], len(data.classes)
+    if layers is None:
+        return [n_in, *hidden, n_classes]
+    layers = list(layers)
+    if layers[0] != n_in:
+        raise ValueError(f"layers start with {layers[0]} inputs but the data has {n_in} "
+                         f"features per image")
+    if layers[-1] != n_classes:
+        raise ValueError(f"layers end with {layers[-1]} output units but the data has "
+                         f"{n_classes} classes: make the last size {n_classes}")
+    return layers

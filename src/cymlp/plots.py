@@ -1,4 +1,4 @@
-"""Figures of the paper's experiments (needs matplotlib: ``pip install cymlp[plot]``).
+"""The paper's figures (needs matplotlib: ``pip install cymlp[plot]``).
 
 Figures are drawn on ``matplotlib.figure.Figure`` objects with the Agg
 canvas, never through pyplot's global state, so they work without a screen
@@ -71,5 +71,62 @@ def plot_accuracy_by_size(results, path, title=None):
     ax.set_xlabel("parameters")
     ax.set_ylabel("test accuracy (%)")
     ax.set_title(title or "Accuracy by network size (hidden layers annotated)")
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def plot_activations(curves, path, leaky_slope=None, title=None):
+    """The activation functions side by side (the paper's Figure 3).
+
+    ``curves`` maps a name ("relu", "leaky_relu", "sigmoid", "tanh" or any
+    label) to ``(z, f(z))``, as :func:`cymlp.experiments.fig3` returns;
+    ``leaky_slope``, if given, is shown in LeakyReLU's title.
+    """
+    from .experiments import FIG3_ACTIVATIONS
+
+    fig = _figure(figsize=(10, 2.9), layout="constrained")
+    axes = fig.subplots(1, len(curves), sharex=True)
+    for ax, (name, (z, f)) in zip(axes, curves.items()):
+        ax.axhline(0, color="0.75", linewidth=0.8)
+        ax.axvline(0, color="0.75", linewidth=0.8)
+        ax.plot(z, f, color="tab:blue")
+        label = FIG3_ACTIVATIONS.get(name, name)
+        ax.set_title(f"{label} (slope {leaky_slope:g})" if name == "leaky_relu" and leaky_slope
+                     else label)
+        ax.set_xlabel("z")
+    axes[0].set_ylabel("f(z)")
+    fig.suptitle(title or "Activation functions, computed by cymlp's compiled core")
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def plot_digit(image, label, path, title=None):
+    """One image with its greyscale values in [0, 1] and a colour bar (the paper's Figure 4).
+
+    Drawn as the paper describes it: 1 is the darkest pixel, 0 the brightest.
+    """
+    fig = _figure(figsize=(5.2, 4.4), layout="constrained")
+    ax = fig.subplots()
+    shown = ax.imshow(image, cmap="gray_r", vmin=0.0, vmax=1.0)
+    fig.colorbar(shown, ax=ax, label="greyscale value")
+    ax.set_xticks([0, 7, 14, 21, 27])
+    ax.set_yticks([0, 7, 14, 21, 27])
+    ax.set_title(title or f"MNIST training image, label {label}")
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def plot_image_grid(images, labels, path, columns=10, title=None):
+    """Images in a grid, each titled with its label (the paper's Figure 9)."""
+    rows = -(-len(images) // columns)
+    fig = _figure(figsize=(1.0 * columns, 1.15 * rows + 0.4), layout="constrained")
+    axes = fig.subplots(rows, columns, squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.set_axis_off()
+        if i < len(images):
+            ax.imshow(images[i], cmap="gray_r", vmin=0.0, vmax=1.0)
+            ax.set_title(labels[i], fontsize=11)
+    if title:
+        fig.suptitle(title)
     fig.savefig(path, dpi=110)
     return path
