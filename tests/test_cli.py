@@ -49,7 +49,8 @@ def test_reproduce_everything_on_few_epochs(mnist_dir, tmp_path):
                    "--data", str(mnist_dir))
     assert result.returncode == 0, result.stderr
     assert "paper:" in result.stdout and "1049/10000" in result.stdout  # side by side
-    for name in ("fig6.png", "fig7.png", "fig8.png"):
+    assert "fig9 skipped: no EMNIST Balanced files" in result.stdout
+    for name in ("fig3.png", "fig4.png", "fig6.png", "fig7.png", "fig8.png"):
         assert is_png(tmp_path / name), name
     table = (tmp_path / "fig8.md").read_text()
     assert "| [784, 64, 32, 10] | 52650 |" in table and table.count("\n") == 9
@@ -61,7 +62,7 @@ def test_reproduce_everything_on_few_epochs(mnist_dir, tmp_path):
     (["train", "--lr", "-1"], "must be > 0"),
     (["train", "--epochs", "0"], "must be > 0"),
     (["train", "--cost", "cross_entropy", "--output-activation", "relu"], "needs output_activation"),
-    (["reproduce", "fig9"], "invalid choice"),
+    (["reproduce", "fig10"], "invalid choice"),
     (["frobnicate"], "invalid choice"),
 ])
 def test_bad_arguments_exit_non_zero_with_one_message(args, message):

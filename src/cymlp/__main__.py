@@ -10,7 +10,7 @@ from pathlib import Path
 from . import MLP, __version__, experiments
 from ._mlp import ACTIVATIONS, COSTS, HIDDEN_ACTIVATIONS, INITS
 from ._validation import GD_MODES
-from .datasets import DATASETS, emnist_folder, load_dataset
+from .datasets import DATASETS, check_dataset_name, emnist_folder, load_dataset
 
 
 class CommandError(Exception):
@@ -58,6 +58,7 @@ def cmd_train(args):
     model_options = dict(activation=args.activation, output_activation=args.output_activation,
                          cost=args.cost, init=args.init)
     try:
+        check_dataset_name(args.dataset)
         MLP(args.layers or experiments.NET53K, **model_options)  # check before loading anything big
     except (TypeError, ValueError) as error:
         raise CommandError(str(error)) from None
@@ -171,9 +172,10 @@ def build_parser():
                        help="fail instead of downloading MNIST when the files are missing")
 
     train = commands.add_parser("train", help="train an MLP on MNIST (or --dataset) and print the paper's table")
-    train.add_argument("--dataset", choices=DATASETS, default="mnist",
-                       help="mnist (default), emnist-<split> (files in --data), or idx: any folder "
-                            "(--data) with the four files named as MNIST's")
+    train.add_argument("--dataset", default="mnist", metavar="NAME",
+                       help=f"one of {', '.join(DATASETS)} (default mnist); emnist-<split> reads "
+                            f"the EMNIST files in --data, idx any folder (--data) holding four "
+                            f"files named as MNIST's")
     train.add_argument("--layers", type=_layers, default=None,
                        help="layer sizes (default: the data's inputs,64,32,its classes: "
                             "784,64,32,10 for MNIST, 784,64,32,47 for emnist-balanced)")

@@ -404,6 +404,13 @@ class LoadedDataset(NamedTuple):
 DATASETS = ("mnist", "idx", *(f"emnist-{split}" for split in EMNIST_CLASSES))
 
 
+def check_dataset_name(name):
+    """``name`` if it is one of :data:`DATASETS`, else a ``ValueError`` listing them."""
+    if name not in DATASETS:
+        raise ValueError(f"unknown data set {name!r}: choose one of {', '.join(DATASETS)}")
+    return name
+
+
 def load_dataset(name="mnist", path=None, download=True, raw=False):
     """Load a data set by its command-line name (one of :data:`DATASETS`).
 
@@ -411,8 +418,7 @@ def load_dataset(name="mnist", path=None, download=True, raw=False):
     downloaded if allowed); "emnist-<split>": :func:`load_emnist` (``path`` or
     ``$CYMLP_DATA``); "idx": :func:`load_idx_folder`, which needs ``path``.
     """
-    if name not in DATASETS:
-        raise ValueError(f"unknown data set {name!r}: choose one of {', '.join(DATASETS)}")
+    check_dataset_name(name)
     if name == "mnist":
         train, test = load_mnist(path, download=download, raw=raw)
         return LoadedDataset(train, test, tuple(str(digit) for digit in range(10)))
