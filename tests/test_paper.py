@@ -187,7 +187,6 @@ def test_layers_for_sizes_the_output_layer_from_the_data(emnist_dir):
 # ---------------------------------------------------------------- plots
 
 def test_the_figures_are_drawn(tmp_path, emnist_dir):
-    pytest.importorskip("matplotlib")
     from cymlp import plots
 
     plots.plot_activations(experiments.fig3(points=51), tmp_path / "fig3.png", leaky_slope=0.1)

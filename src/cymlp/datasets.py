@@ -362,7 +362,7 @@ def load_idx_folder(path, raw=False):
     flattened to rows and scaled to [0, 1] (``raw=True``: uint8 pixels); the
     classes are ``0 .. max(label)``.
     """
-    folder = Path(path)
+    folder = Path(path).expanduser()
     if not folder.is_dir():
         raise FileNotFoundError(f"data folder {folder} does not exist")
     parts = {}
