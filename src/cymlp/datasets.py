@@ -255,7 +255,8 @@ def load_emnist(split="balanced", path=None, raw=False):
     Reads ``emnist-<split>-{train,test}-{images-idx3,labels-idx1}-ubyte(.gz)`` and
     ``emnist-<split>-mapping.txt`` from ``path`` or ``$CYMLP_DATA``. Images are
     returned upright (EMNIST stores them transposed), flattened and scaled as
-    MNIST; ``mapping`` maps each label to its character (Balanced: 47 classes).
+    MNIST; ``mapping`` maps each label to its character (Balanced: 47 classes;
+    Letters: both cases, "Aa"). A label the mapping lacks is a ``ValueError``.
     """
     if split not in EMNIST_CLASSES:
         raise ValueError(f"split must be one of {', '.join(EMNIST_CLASSES)}; got {split!r}")
