@@ -16,6 +16,7 @@ import os
 import sys
 import tempfile
 import urllib.request
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -64,7 +65,7 @@ def _md5_of_contents(path):
         try:
             while chunk := stream.read(1 << 20):
                 digest.update(chunk)
-        except (OSError, EOFError) as error:
+        except (OSError, EOFError, zlib.error) as error:
             raise ValueError(f"{path}: not a valid gzip file ({error})") from None
     return digest.hexdigest()
 
@@ -160,7 +161,7 @@ def _load_idx(path, digest=None):
                              digest=digest)
         except EOFError as error:
             raise ValueError(f"{path}: truncated: the gzip stream ends early ({error})") from None
-        except OSError as error:  # gzip.BadGzipFile is an OSError
+        except (OSError, zlib.error) as error:  # gzip.BadGzipFile is an OSError
             raise ValueError(f"{path}: not a valid gzip file ({error})") from None
 
 
