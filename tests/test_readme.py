@@ -3,7 +3,8 @@
 Rules for whoever edits README.md (the blocks are found by Sybil):
 
 - A ```python block runs; all of them run in order in one namespace, as one script
-  would. A ```bash (or sh, shell, console) block runs each command line in bash.
+  would. A ```bash (or sh, shell, console) block runs each command line in bash
+  (where lines start with a `$ ` prompt, only those: the others are output).
   Fences without a language (program output, usage synopses) are text.
 - Both run in a scratch folder laid out like the project machine: the working
   directory is an empty <tmp>/checkout whose ../shared/data/mnist holds the
@@ -60,11 +61,12 @@ SETUP_STEP = re.compile(r"(python3? -m venv|(\.|source) \S*activate|(python3? -m
 
 
 def command_lines(source):
-    """The command lines of a shell block: continued lines joined, comments and prompts dropped."""
-    for line in source.replace("\\\n", " ").splitlines():
-        line = line.strip().removeprefix("$ ")
-        if line and not line.startswith("#"):
-            yield line
+    """The command lines of a shell block: continued lines joined, comments dropped; where
+    some lines start with a `$ ` prompt, only those (the others are their output)."""
+    lines = [line.strip() for line in source.replace("\\\n", " ").splitlines()]
+    if any(line.startswith("$ ") for line in lines):
+        lines = [line[2:] for line in lines if line.startswith("$ ")]
+    return [line for line in lines if line and not line.startswith("#")]
 
 
 def shortened(line):
