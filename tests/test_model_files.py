@@ -1,7 +1,8 @@
 """MLP.load on files that lie: every header is checked before its data is read.
 
 The memory figures are peak RSS (VmHWM in /proc/self/status) of a fresh
-process around the call, so nothing this test process did counts.
+process around the call, so nothing this test process did counts; without
+/proc (macOS, Windows) only the errors are checked.
 """
 
 import subprocess
@@ -15,14 +16,18 @@ from numpy.lib import format as npy_format
 from cymlp import MLP
 
 MiB = 1 << 20
+LINUX = sys.platform.startswith("linux")
 
 PEAK_OF_LOADS = """
 import sys
 from cymlp import MLP
 
 def peak():
-    with open("/proc/self/status") as status:
-        return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmHWM:"))
+    try:
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmHWM:"))
+    except FileNotFoundError:  # not Linux: no peak to read
+        return None
 
 before = peak()
 for path in sys.argv[1:]:
@@ -31,18 +36,19 @@ for path in sys.argv[1:]:
         print("loaded")
     except ValueError as error:
         print(error)
-print(peak() - before)
+print(before and peak() - before)
 """
 
 
 def peak_of_loads(*paths):
     """The message of MLP.load (or "loaded") for each path, loaded one after the other in a
-    fresh process, and how much that process's peak RSS grew over all of them (bytes)."""
+    fresh process, and how much that process's peak RSS grew over all of them (bytes; None
+    without /proc)."""
     result = subprocess.run([sys.executable, "-c", PEAK_OF_LOADS, *map(str, paths)],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     *messages, growth = result.stdout.strip().split("\n")
-    return messages, int(growth)
+    return messages, None if growth == "None" else int(growth)
 
 
 def saved_members(tmp_path, sizes=(4, 3, 2)):
@@ -91,9 +97,11 @@ def test_headers_that_lie_cost_no_memory(tmp_path):
     messages, growth = peak_of_loads(*paths)
     for path, message, (_, _, expected) in zip(paths, messages, lies.values()):
         assert message.startswith(f"{path}: ") and expected in message
-    assert growth < 16 * MiB, f"peak RSS grew by {growth / MiB:.0f} MiB"
+    if LINUX:
+        assert growth < 16 * MiB, f"peak RSS grew by {growth / MiB:.0f} MiB"
 
 
+@pytest.mark.skipif(not LINUX, reason="peak RSS is read from Linux's /proc")
 def test_an_honest_model_loads_within_a_small_multiple_of_its_size(tmp_path):
     sizes = [784, 1000, 1000, 10]
     net = MLP(sizes, seed=0)

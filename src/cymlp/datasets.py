@@ -288,7 +288,8 @@ def _verified_list():
 
 def _stamp(file, md5):
     """What must be unchanged for a verified file to count as verified: its path, size,
-    modification and status-change times (the latter cannot be set back by hand)."""
+    modification and status-change times (the latter cannot be set back by hand; on
+    Windows st_ctime is the creation time)."""
     stat = file.stat()
     return str(file.resolve()), [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, md5]
 
