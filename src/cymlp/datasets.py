@@ -217,7 +217,7 @@ def download_mnist_file(stem, folder, mirrors=MNIST_MIRRORS, progress=True):
             if digest != MNIST_MD5[stem]:
                 raise ValueError(f"checksum mismatch for {stem} (MD5 {digest}, expected {MNIST_MD5[stem]})")
             os.replace(tmp, target)
-            _remember_verified(target, digest)
+            _remember_verified(*_stamp(target, digest))
             return target
         except (OSError, ValueError) as error:
             errors.append(f"{url}: {error}")
@@ -266,7 +266,8 @@ def load_mnist(path=None, download=True, raw=False, mirrors=MNIST_MIRRORS, verif
 
 def _load_verified(file, md5):
     """load_idx, checking the MD5 of the file's contents unless it passed before unchanged."""
-    if _was_verified(file, md5):
+    key, stamp = _stamp(file, md5)
+    if _read_verified_list().get(key) == stamp:
         return load_idx(file)
     digest = hashlib.md5()
     array = _load_idx(file, digest)  # hashed while read: no second pass over the file
@@ -277,7 +278,8 @@ def _load_verified(file, md5):
             f"Replace it with the original, pass verify=False to load it anyway, or read "
             f"other data in MNIST's format with cymlp.datasets.load_idx."
         )
-    _remember_verified(file, md5)
+    if _stamp(file, md5) == (key, stamp):  # (not changed while it was read)
+        _remember_verified(key, stamp)
     return array
 
 
@@ -302,25 +304,23 @@ def _read_verified_list():
     return entries if isinstance(entries, dict) else {}
 
 
-def _was_verified(file, md5):
-    key, stamp = _stamp(file, md5)
-    return _read_verified_list().get(key) == stamp
-
-
-def _remember_verified(file, md5):
-    """Add the file to the verified list (best effort: a read-only cache means hashing again)."""
-    key, stamp = _stamp(file, md5)
+def _remember_verified(key, stamp):
+    """Add a file's stamp to the verified list (best effort: a read-only cache means hashing
+    again next time)."""
     entries = {path: value for path, value in _read_verified_list().items() if os.path.exists(path)}
     entries[key] = stamp
     target = _verified_list()
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix="verified", suffix=".part", dir=target.parent)
+    except OSError:
+        return
+    try:
         with os.fdopen(fd, "w") as out:
             json.dump(entries, out, indent=1)
         os.replace(tmp, target)  # atomic: a reader sees the old list or the new one
     except OSError:
-        pass
+        os.remove(tmp)
 
 
 def _check_idx(array, file, images, n_classes):
