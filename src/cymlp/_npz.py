@@ -27,8 +27,9 @@ class NpzMembers:
     """The ``.npy`` members of an open ``.npz`` file, keyed by name without ``.npy``.
 
     ``header(key)`` returns ``(shape, fortran_order, dtype)`` without reading
-    the data; ``read(key)`` reads the array it declares. Every problem is a
-    ``ValueError`` that names ``path`` and the member.
+    the data; ``read(key)`` reads the array it declares. A member that is not
+    what it claims is a ``ValueError`` naming ``path`` and the member; a
+    damaged zip structure raises zipfile's own errors.
     """
 
     def __init__(self, archive: zipfile.ZipFile, path):
