@@ -1,6 +1,7 @@
 """The IDX reader and the MNIST loader."""
 
 import gzip
+import json
 import shutil
 
 import numpy as np
@@ -98,7 +99,112 @@ def test_mismatched_counts_are_an_error(mnist_dir, tmp_path, monkeypatch):
     copy_mnist(mnist_dir, tmp_path, skip={"t10k-labels-idx1-ubyte"})
     (tmp_path / "t10k-labels-idx1-ubyte").write_bytes(idx_bytes(np.zeros(5), 0x08))
     with pytest.raises(ValueError, match="10000 images but .* 5 labels"):
-        load_mnist(tmp_path)
+        load_mnist(tmp_path, verify=False)
+
+
+@pytest.mark.parametrize("cut", [10, 30, 2000, -9])
+def test_a_truncated_gzip_file_says_truncated(mnist_dir, tmp_path, cut):
+    data = (mnist_dir / "t10k-labels-idx1-ubyte.gz").read_bytes()  # 4542 bytes
+    (tmp_path / "cut.gz").write_bytes(data[:cut])
+    with pytest.raises(ValueError, match=r"cut.gz: truncated"):
+        load_idx(tmp_path / "cut.gz")
+
+
+def test_gzip_with_trailing_data_or_several_members(tmp_path):
+    labels = np.arange(10, dtype=np.uint8)
+    (tmp_path / "long.gz").write_bytes(gzip.compress(idx_bytes(labels, 0x08) + b"extra"))
+    with pytest.raises(ValueError, match=r"long.gz: has trailing bytes: header says shape \(10,\) "
+                                         r"\(10 bytes of data\), file has more"):
+        load_idx(tmp_path / "long.gz")
+    data = idx_bytes(labels, 0x08)  # two gzip members, as `cat a.gz b.gz` makes: one stream
+    (tmp_path / "two.gz").write_bytes(gzip.compress(data[:11]) + gzip.compress(data[11:]))
+    np.testing.assert_array_equal(load_idx(tmp_path / "two.gz"), labels)
+
+
+def change_one_label(folder, compress=True):
+    """Flip the last test label: still a well-formed IDX file, of the same size."""
+    stem = "t10k-labels-idx1-ubyte"
+    data = bytearray(gzip.decompress((folder / (stem + ".gz")).read_bytes()))
+    data[-1] = (data[-1] + 1) % 10
+    (folder / (stem + ".gz")).unlink()
+    target = folder / (stem + ".gz" if compress else stem)
+    target.write_bytes(gzip.compress(bytes(data)) if compress else bytes(data))
+    return target, data[-1]
+
+
+@pytest.fixture
+def own_cache(tmp_path, monkeypatch):
+    """A cache folder of the test's own (downloads, the list of verified files); no $CYMLP_DATA."""
+    monkeypatch.delenv("CYMLP_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "cymlp"
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_a_local_file_with_one_label_changed_is_rejected(mnist_dir, mnist, tmp_path, own_cache, compress):
+    data = tmp_path / "data"
+    data.mkdir()
+    copy_mnist(mnist_dir, data)
+    changed, label = change_one_label(data, compress)
+    with pytest.raises(ValueError, match=rf"{changed.name}: not the published MNIST file: the MD5 .*"
+                                         rf"verify=False .* cymlp.datasets.load_idx"):
+        load_mnist(data)
+    _, (Xt, yt) = load_mnist(data, verify=False)
+    assert yt[-1] == label != mnist[1][1][-1]
+    np.testing.assert_array_equal(yt[:-1], mnist[1][1][:-1])
+
+
+LOAD_WITHOUT_HASHING = """
+import hashlib, sys
+from cymlp.datasets import load_mnist
+
+def no_hashing(*args):
+    raise AssertionError("hashed")
+
+hashlib.md5 = no_hashing
+load_mnist(sys.argv[1])
+"""
+
+
+def test_a_verified_file_is_not_hashed_again_until_it_changes(mnist_dir, tmp_path, own_cache):
+    import os
+    import subprocess
+    import sys
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for stem in MNIST_FILES.values():  # uncompressed: a changed label keeps the file's size
+        (data / stem).write_bytes(gzip.decompress((mnist_dir / (stem + ".gz")).read_bytes()))
+    load_mnist(data)  # verifies and remembers the four files
+    listed = json.loads((own_cache / "verified.json").read_text())
+    assert sorted(listed) == sorted(str((data / stem).resolve()) for stem in MNIST_FILES.values())
+
+    def load_in_a_new_process():
+        return subprocess.run([sys.executable, "-c", LOAD_WITHOUT_HASHING, str(data)],
+                              capture_output=True, text=True, timeout=120)
+
+    assert load_in_a_new_process().returncode == 0  # nothing hashed
+    # a changed file is hashed again, even with its old size and modification time (its
+    # status-change time moved; on Windows st_ctime is the creation time, so there it is the
+    # modification time that tells)
+    file = data / "t10k-labels-idx1-ubyte"
+    before = file.stat()
+    with open(file, "r+b") as labels:
+        labels.seek(-1, os.SEEK_END)
+        labels.write(bytes([(file.read_bytes()[-1] + 1) % 10]))
+    if sys.platform != "win32":
+        os.utime(file, ns=(before.st_atime_ns, before.st_mtime_ns))
+        assert (file.stat().st_size, file.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    assert "AssertionError: hashed" in load_in_a_new_process().stderr
+    with pytest.raises(ValueError, match="not the published MNIST file"):
+        load_mnist(data)
+
+
+def test_verification_works_without_a_writable_cache(mnist_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "a-file"))
+    (tmp_path / "a-file").write_text("not a folder")
+    (X, y), _ = load_mnist(mnist_dir, raw=True)
+    assert X.shape == (60000, 784)
 
 
 @pytest.fixture
@@ -135,7 +241,7 @@ def test_download_verifies_checksums_into_the_cache(mnist_dir, mnist, tmp_path, 
     np.testing.assert_array_equal(X, mnist[0][0])
     np.testing.assert_array_equal(yt, mnist[1][1])
     cached = sorted(p.name for p in (tmp_path / "cache" / "cymlp").iterdir())
-    assert cached == sorted(stem + ".gz" for stem in MNIST_FILES.values())
+    assert cached == sorted([stem + ".gz" for stem in MNIST_FILES.values()] + ["verified.json"])
     assert "downloading" in capsys.readouterr().err
     # a second load reads the cache: no server needed
     load_mnist(mirrors=[])

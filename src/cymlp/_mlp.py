@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import threading
 import time
+import zipfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Union
@@ -14,6 +16,7 @@ from numpy.typing import ArrayLike, DTypeLike
 from threadpoolctl import threadpool_limits
 
 from . import _core
+from ._npz import NpzMembers
 from ._validation import (
     as_dataset,
     as_example,
@@ -498,68 +501,86 @@ class MLP:
     def load(cls, path: str | os.PathLike, seed: int | None = None) -> MLP:
         """Read a model written by :meth:`save`; it predicts bit for bit like the saved one.
 
-        The file is read with ``allow_pickle=False`` (nothing in it is executed)
-        and checked: format version, options, every array's shape, dtype and
-        finiteness. Anything else is a ``ValueError`` naming the problem.
+        Nothing in the file is executed (no pickles), and nothing is allocated on
+        its word alone: every array's ``.npy`` header (shape, dtype) is checked
+        against the file's ``layer_sizes`` before its data is read, so a file
+        cannot make ``load`` allocate much more than the model it declares.
+        Format version, options, every array's shape, dtype and finiteness are
+        checked; anything else is a ``ValueError`` naming the problem.
         ``seed`` seeds the loaded model's generator (for further training).
         """
         try:
-            with np.load(path, allow_pickle=False) as data:
-                if not isinstance(data, np.lib.npyio.NpzFile):
-                    raise ValueError("a single array, not an .npz archive")
-                contents = {key: data[key] for key in data.files}
+            with zipfile.ZipFile(path) as archive:
+                return cls._from_contents(NpzMembers(archive, path), path, seed)
         except FileNotFoundError:
             raise
-        except ValueError as error:  # e.g. object arrays, which would need pickle
-            raise ValueError(f"{path}: not a cymlp model file ({error})") from None
-        except Exception as error:  # noqa: BLE001 - a damaged zip fails in many ways
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, RuntimeError,
+                NotImplementedError) as error:  # a damaged zip fails in many ways
             raise ValueError(f"{path}: not a readable .npz file "
                              f"({type(error).__name__}: {error})") from None
-        return cls._from_contents(contents, path, seed)
 
     @classmethod
-    def _from_contents(cls, contents, path, seed):
-        def field(key, kind, scalar=False):
-            if key not in contents:
-                raise ValueError(f"{path}: missing {key!r}")
-            value = contents[key]
-            if value.dtype.kind not in kind:
-                raise ValueError(f"{path}: {key!r} has dtype {value.dtype}")
-            if scalar and value.shape != ():
-                raise ValueError(f"{path}: {key!r} must be a single value, got shape {value.shape}")
-            return value
+    def _from_contents(cls, members, path, seed):
+        """The model in ``members`` (an ``NpzMembers``): the small fields first, then every
+        array's header against ``layer_sizes``, and only then the arrays' data."""
+        def check_not_pickled(key, dtype):
+            if dtype.hasobject:
+                raise ValueError(f"{path}: not a cymlp model file: {key!r} holds Python "
+                                 f"objects (dtype {dtype}), which would need pickle")
 
-        version = field("format_version", "iu", scalar=True)
+        def field(key, kinds, max_length=None):
+            """A scalar (or, with ``max_length``, a short 1-D array) of one of the dtype kinds."""
+            if key not in members:
+                raise ValueError(f"{path}: missing {key!r}")
+            shape, _, dtype = members.header(key)
+            check_not_pickled(key, dtype)
+            if dtype.kind not in kinds or dtype.itemsize > 256:  # options: short strings, numbers
+                raise ValueError(f"{path}: {key!r} has dtype {dtype}")
+            if max_length is None and shape != ():
+                raise ValueError(f"{path}: {key!r} must be a single value, got shape {shape}")
+            if max_length is not None and (len(shape) != 1 or shape[0] > max_length):
+                raise ValueError(f"{path}: {key!r} must be a 1-D list of at most {max_length} "
+                                 f"values, got shape {shape}")
+            return members.read(key)
+
+        version = field("format_version", "iu")
         if int(version) != SAVE_FORMAT_VERSION:
             raise ValueError(f"{path}: format version {version} is not {SAVE_FORMAT_VERSION}")
-        sizes = field("layer_sizes", "iu")
-        if sizes.ndim != 1 or sizes.size > 1000 or (sizes.size and sizes.max() > 10**7):
+        sizes = field("layer_sizes", "iu", max_length=1000)
+        if sizes.size and sizes.max() > 10**7:
             raise ValueError(f"{path}: layer_sizes must be a short 1-D list of sizes, got {sizes!r}")
-        options = {key: str(field(key, "U", scalar=True))
-                   for key in ("activation", "output_activation", "cost", "init")}
-        slope = field("leaky_slope", "f", scalar=True)
-        dtype = str(field("dtype", "U", scalar=True))
+        options = {key: str(field(key, "U")) for key in ("activation", "output_activation", "cost", "init")}
+        slope = field("leaky_slope", "f")
+        dtype = str(field("dtype", "U"))
         if dtype not in ("float64", "float32"):
             raise ValueError(f"{path}: dtype must be float64 or float32, got {dtype!r}")
-        # every array is checked against the declared sizes before anything is allocated
+        dtype = np.dtype(dtype)
+        # every array's header is checked against the declared sizes before anything is allocated
         sizes = sizes.tolist()
         n_layers = len(sizes) - 1
-        names = {f"{kind}_{l}" for kind in ("weights", "biases") for l in range(max(n_layers, 0))}
-        found = set(contents) - {"format_version", "layer_sizes", "leaky_slope", "dtype", *options}
-        if found != names:
-            raise ValueError(f"{path}: expected arrays {sorted(names)}, found {sorted(found)}")
-        for l in range(n_layers):
-            for kind, shape in (("weights", (sizes[l + 1], sizes[l])), ("biases", (sizes[l + 1],))):
-                array = field(f"{kind}_{l}", "f")
-                if array.shape != shape or array.dtype != np.dtype(dtype):
-                    raise ValueError(f"{path}: {kind}_{l} must be {dtype} of shape {shape}, "
-                                     f"got {array.dtype} {array.shape}")
+        shapes = {}
+        for l in range(max(n_layers, 0)):
+            shapes[f"weights_{l}"] = (sizes[l + 1], sizes[l])
+            shapes[f"biases_{l}"] = (sizes[l + 1],)
+        found = set(members.keys()) - {"format_version", "layer_sizes", "leaky_slope", "dtype", *options}
+        if found != set(shapes):
+            raise ValueError(f"{path}: expected arrays {sorted(shapes)}, found {sorted(found)}")
+        for key, shape in shapes.items():
+            got_shape, _, got = members.header(key)
+            check_not_pickled(key, got)
+            if got_shape != shape or got.kind != "f" or got.itemsize != dtype.itemsize:
+                raise ValueError(f"{path}: {key} must be {dtype} of shape {shape}, "
+                                 f"got {got} {got_shape}")
+        try:
+            net = cls(sizes, seed=seed, leaky_slope=float(slope), dtype=dtype, **options)
+        except ValueError as error:
+            raise ValueError(f"{path}: {error}") from None
+        for l in range(n_layers):  # one array at a time: at most the model plus one layer
+            for kind, target in (("weights", net.weights[l]), ("biases", net.biases[l])):
+                array = members.read(f"{kind}_{l}")
                 if not np.isfinite(array).all():
                     raise ValueError(f"{path}: {kind}_{l} contains NaN or infinity")
-        net = cls(sizes, seed=seed, leaky_slope=float(slope), dtype=dtype, **options)
-        for l in range(n_layers):
-            net.weights[l][...] = contents[f"weights_{l}"]
-            net.biases[l][...] = contents[f"biases_{l}"]
+                target[...] = array
         return net
 
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import json
 import math
 import os
 import sys
 import tempfile
 import urllib.request
+import zlib
 from pathlib import Path
 from typing import NamedTuple
 
@@ -64,17 +66,18 @@ def _md5_of_contents(path):
         try:
             while chunk := stream.read(1 << 20):
                 digest.update(chunk)
-        except (OSError, EOFError) as error:
+        except (OSError, EOFError, zlib.error) as error:
             raise ValueError(f"{path}: not a valid gzip file ({error})") from None
     return digest.hexdigest()
 
 
-def _read_idx(stream, name, size, size_mod_2_32=False):
+def _read_idx(stream, name, size, size_mod_2_32=False, digest=None):
     """Read IDX from a binary stream holding ``size`` bytes in all.
 
     The header's claimed size is checked against ``size`` (for gzip only its
     value mod 2^32 is known, from the trailer) before anything is allocated,
-    and the data is read straight into the array.
+    and the data is read straight into the array. ``digest`` (a hashlib
+    object), if given, is fed the file's bytes as read.
     """
     header = stream.read(4)
     if len(header) < 4:
@@ -89,15 +92,39 @@ def _read_idx(stream, name, size, size_mod_2_32=False):
     shape = tuple(int(d) for d in np.frombuffer(dims, dtype=">u4"))
     expected = math.prod(shape) * dtype.itemsize  # Python ints: no overflow
     available = size - 4 - 4 * ndim
+    if size_mod_2_32 and (expected - available) % 2**32:
+        # A cut .gz ends in arbitrary bytes, not in its trailer: count what it really holds.
+        available, size_mod_2_32 = _count_bytes(stream, limit=expected), False
+        if available > expected:
+            raise ValueError(f"{name}: has trailing bytes: header says shape {shape} "
+                             f"({expected} bytes of data), file has more")
+        if available == expected:  # several gzip members: the trailer was only the last one's
+            stream.seek(4 + 4 * ndim)
     if (expected - available) % 2**32 if size_mod_2_32 else expected != available:
         problem = "truncated" if expected > available % 2**32 else "has trailing bytes"
         raise ValueError(f"{name}: {problem}: header says shape {shape} "
                          f"({expected} bytes of data), file has {available}")
     array = np.empty(shape, dtype=dtype)
-    read = stream.readinto(memoryview(array.reshape(-1)).cast("B")) if expected else 0
+    data = memoryview(array.reshape(-1)).cast("B")
+    read = stream.readinto(data) if expected else 0
     if read != expected or stream.read(1):
         raise ValueError(f"{name}: truncated or corrupt: expected {expected} bytes of data")
+    if digest is not None:
+        digest.update(header + dims)
+        digest.update(data)
     return array if dtype.isnative or dtype.itemsize == 1 else array.astype(dtype.newbyteorder("="))
+
+
+def _count_bytes(stream, limit):
+    """Bytes left in the stream, counted in chunks, up to ``limit + 1`` (a cut gzip stream
+    counts up to where it ends)."""
+    count = 0
+    try:
+        while count <= limit and (chunk := stream.read(min(1 << 20, limit + 1 - count))):
+            count += len(chunk)
+    except EOFError:  # "Compressed file ended before the end-of-stream marker was reached"
+        pass
+    return count
 
 
 def parse_idx(data, name="<bytes>"):
@@ -113,19 +140,29 @@ def load_idx(path):
     data is decompressed straight into the array: no giant allocation for a
     lying header, no second copy of the data.
     """
+    return _load_idx(path)
+
+
+def _load_idx(path, digest=None):
+    """load_idx, feeding the file's (decompressed) bytes to ``digest`` if given."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such IDX file: {path}")
     with open(path, "rb") as raw:
         if raw.read(2) != b"\x1f\x8b":
             raw.seek(0)
-            return _read_idx(raw, str(path), path.stat().st_size)
+            return _read_idx(raw, str(path), path.stat().st_size, digest=digest)
+        if path.stat().st_size < 18:  # a gzip header and trailer take 18 bytes
+            raise ValueError(f"{path}: truncated: {path.stat().st_size} bytes, too short for gzip")
         raw.seek(-4, os.SEEK_END)  # the gzip trailer: uncompressed size mod 2^32
         size = int.from_bytes(raw.read(4), "little")
         raw.seek(0)
         try:
-            return _read_idx(gzip.GzipFile(fileobj=raw), str(path), size, size_mod_2_32=True)
-        except (OSError, EOFError) as error:  # gzip.BadGzipFile is an OSError
+            return _read_idx(gzip.GzipFile(fileobj=raw), str(path), size, size_mod_2_32=True,
+                             digest=digest)
+        except EOFError as error:
+            raise ValueError(f"{path}: truncated: the gzip stream ends early ({error})") from None
+        except (OSError, zlib.error) as error:  # gzip.BadGzipFile is an OSError
             raise ValueError(f"{path}: not a valid gzip file ({error})") from None
 
 
@@ -181,6 +218,7 @@ def download_mnist_file(stem, folder, mirrors=MNIST_MIRRORS, progress=True):
             if digest != MNIST_MD5[stem]:
                 raise ValueError(f"checksum mismatch for {stem} (MD5 {digest}, expected {MNIST_MD5[stem]})")
             os.replace(tmp, target)
+            _remember_verified(*_stamp(target, digest))
             return target
         except (OSError, ValueError) as error:
             errors.append(f"{url}: {error}")
@@ -190,7 +228,7 @@ def download_mnist_file(stem, folder, mirrors=MNIST_MIRRORS, progress=True):
     raise OSError(f"could not download {stem}: " + "; ".join(errors))
 
 
-def load_mnist(path=None, download=True, raw=False, mirrors=MNIST_MIRRORS):
+def load_mnist(path=None, download=True, raw=False, mirrors=MNIST_MIRRORS, verify=True):
     """MNIST as ``((X_train, y_train), (X_test, y_test))``.
 
     X has one flattened 28x28 image per row, shape (n, 784), float64 scaled
@@ -201,6 +239,13 @@ def load_mnist(path=None, download=True, raw=False, mirrors=MNIST_MIRRORS):
     ``$CYMLP_DATA``, then the cache folder (``$XDG_CACHE_HOME/cymlp`` or
     ``~/.cache/cymlp``). Missing files are downloaded into the cache when
     ``download`` is true, and kept only if their checksums match.
+
+    Every file, found or downloaded, must have the published MNIST checksum
+    (MD5 of the decompressed bytes), else ``ValueError``: a damaged or edited
+    copy would silently train on wrong data. A file that passed is remembered
+    by its path, size and times in the cache folder, so it is not hashed again
+    in this or any later process. ``verify=False`` skips the check (for data
+    in MNIST's format that is not MNIST, see :func:`load_idx`).
     """
     folders = _mnist_folders(path)
     parts = {}
@@ -215,8 +260,68 @@ def load_mnist(path=None, download=True, raw=False, mirrors=MNIST_MIRRORS):
                 f"CYMLP_DATA to their folder, or allow download=True."
             )
         images = key.endswith("images")
-        parts[key] = (file, _check_idx(load_idx(file), file, images, n_classes=10))
+        array = _load_verified(file, MNIST_MD5[stem]) if verify else load_idx(file)
+        parts[key] = (file, _check_idx(array, file, images, n_classes=10))
     return tuple(_split(parts, split, raw, transposed=False) for split in ("train", "test"))
+
+
+def _load_verified(file, md5):
+    """load_idx, checking the MD5 of the file's contents unless it passed before unchanged."""
+    key, stamp = _stamp(file, md5)
+    if _read_verified_list().get(key) == stamp:
+        return load_idx(file)
+    digest = hashlib.md5()
+    array = _load_idx(file, digest)  # hashed while read: no second pass over the file
+    if digest.hexdigest() != md5:
+        raise ValueError(
+            f"{file}: not the published MNIST file: the MD5 of its contents is "
+            f"{digest.hexdigest()}, MNIST's is {md5}, so it is damaged or was changed. "
+            f"Replace it with the original, pass verify=False to load it anyway, or read "
+            f"other data in MNIST's format with cymlp.datasets.load_idx."
+        )
+    if _stamp(file, md5) == (key, stamp):  # (not changed while it was read)
+        _remember_verified(key, stamp)
+    return array
+
+
+def _verified_list():
+    """Where the files that passed their checksum are remembered (beside the downloads)."""
+    return cache_folder() / "verified.json"
+
+
+def _stamp(file, md5):
+    """What must be unchanged for a verified file to count as verified: its path, size,
+    modification and status-change times (the latter cannot be set back by hand; on
+    Windows st_ctime is the creation time)."""
+    stat = file.stat()
+    return str(file.resolve()), [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, md5]
+
+
+def _read_verified_list():
+    try:
+        entries = json.loads(_verified_list().read_text())
+    except (OSError, ValueError):  # none yet, unreadable or damaged: verify again
+        return {}
+    return entries if isinstance(entries, dict) else {}
+
+
+def _remember_verified(key, stamp):
+    """Add a file's stamp to the verified list (best effort: a read-only cache means hashing
+    again next time)."""
+    entries = {path: value for path, value in _read_verified_list().items() if os.path.exists(path)}
+    entries[key] = stamp
+    target = _verified_list()
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix="verified", suffix=".part", dir=target.parent)
+    except OSError:
+        return
+    try:
+        with os.fdopen(fd, "w") as out:
+            json.dump(entries, out, indent=1)
+        os.replace(tmp, target)  # atomic: a reader sees the old list or the new one
+    except OSError:
+        os.remove(tmp)
 
 
 def _check_idx(array, file, images, n_classes):

@@ -42,9 +42,12 @@ def mutate(data):
 def fuzz(name, seed_bytes, read, compress):
     slowest = 0.0
     for i in range(N):
-        data = mutate(seed_bytes)
-        if compress and i % 2:
-            data = gzip.compress(data)
+        if compress and i % 4 == 3:                      # a damaged gzip stream
+            data = mutate(gzip.compress(seed_bytes))
+        else:
+            data = mutate(seed_bytes)
+            if compress and i % 2:
+                data = gzip.compress(data)
         path = folder / f"{name}-{i}"
         path.write_bytes(data)
         start = time.perf_counter()

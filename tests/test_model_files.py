@@ -1,0 +1,165 @@
+"""MLP.load on files that lie: every header is checked before its data is read.
+
+The memory figures are peak RSS (VmHWM in /proc/self/status) of a fresh
+process around the call, so nothing this test process did counts; without
+/proc (macOS, Windows) only the errors are checked.
+"""
+
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+from numpy.lib import format as npy_format
+
+from cymlp import MLP
+
+MiB = 1 << 20
+LINUX = sys.platform.startswith("linux")
+
+PEAK_OF_LOADS = """
+import sys
+from cymlp import MLP
+
+def peak():
+    try:
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmHWM:"))
+    except FileNotFoundError:  # not Linux: no peak to read
+        return None
+
+before = peak()
+for path in sys.argv[1:]:
+    try:
+        MLP.load(path)
+        print("loaded")
+    except ValueError as error:
+        print(error)
+print(before and peak() - before)
+"""
+
+
+def peak_of_loads(*paths):
+    """The message of MLP.load (or "loaded") for each path, loaded one after the other in a
+    fresh process, and how much that process's peak RSS grew over all of them (bytes; None
+    without /proc)."""
+    result = subprocess.run([sys.executable, "-c", PEAK_OF_LOADS, *map(str, paths)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    *messages, growth = result.stdout.strip().split("\n")
+    return messages, None if growth == "None" else int(growth)
+
+
+def saved_members(tmp_path, sizes=(4, 3, 2)):
+    """The members of a good saved model, as {name: array}."""
+    MLP(list(sizes), seed=0).save(tmp_path / "good.npz")
+    with np.load(tmp_path / "good.npz") as data:
+        return {key: data[key] for key in data.files}
+
+
+def write_npz(path, members, lies=None):
+    """An .npz of the members, where ``lies`` maps a name to (header, data bytes): a header that
+    claims an array (e.g. a shape) and the zeros that back it, deflated (a few hundred KB)."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        for key, value in members.items():
+            if lies and key in lies:
+                continue
+            with archive.open(key + ".npy", "w") as member:
+                npy_format.write_array(member, np.asanyarray(value), allow_pickle=False)
+        for key, (header, n_bytes) in (lies or {}).items():
+            with archive.open(key + ".npy", "w", force_zip64=True) as member:
+                npy_format.write_array_header_1_0(member, header)
+                zeros = bytes(MiB)
+                for start in range(0, n_bytes, MiB):
+                    member.write(zeros[: min(MiB, n_bytes - start)])
+    return path
+
+
+def test_headers_that_lie_cost_no_memory(tmp_path):
+    # Each header claims far more than the model [4, 3, 2] needs, backed by real (deflated)
+    # zeros: np.load would allocate and fill all of it before any shape could be checked.
+    lies = {
+        # the issue's case, scaled down to 128 MiB: weights_0 claims (4096, 4096), the model (3, 4)
+        "weights_0": ({"descr": "<f8", "fortran_order": False, "shape": (4096, 4096)}, 8 * 4096**2,
+                      "weights_0 must be float64 of shape (3, 4), got float64 (4096, 4096)"),
+        # layer_sizes itself claiming 10 million entries (80 MB)
+        "layer_sizes": ({"descr": "<i8", "fortran_order": False, "shape": (10**7,)}, 8 * 10**7,
+                        "'layer_sizes' must be a 1-D list of at most 1000 values, got shape (10000000,)"),
+        # an option claiming a 40 MB string
+        "cost": ({"descr": "<U10000000", "fortran_order": False, "shape": ()}, 4 * 10**7,
+                 "'cost' has dtype <U10000000"),
+    }
+    members = saved_members(tmp_path)
+    paths = [write_npz(tmp_path / f"{key}.npz", members, lies={key: (header, n_bytes)})
+             for key, (header, n_bytes, _) in lies.items()]
+    assert all(path.stat().st_size < 2 * MiB for path in paths)
+    messages, growth = peak_of_loads(*paths)
+    for path, message, (_, _, expected) in zip(paths, messages, lies.values()):
+        assert message.startswith(f"{path}: ") and expected in message
+    if LINUX:
+        assert growth < 16 * MiB, f"peak RSS grew by {growth / MiB:.0f} MiB"
+
+
+@pytest.mark.skipif(not LINUX, reason="peak RSS is read from Linux's /proc")
+def test_an_honest_model_loads_within_a_small_multiple_of_its_size(tmp_path):
+    sizes = [784, 1000, 1000, 10]
+    net = MLP(sizes, seed=0)
+    net.save(tmp_path / "big.npz")
+    model_bytes = sum(W.nbytes for W in net.weights + net.biases)  # 14.4 MB
+    messages, growth = peak_of_loads(tmp_path / "big.npz")
+    assert messages == ["loaded"]
+    # the new model's own (randomly initialised) arrays, then each saved array read into them
+    assert growth < 3 * model_bytes + 16 * MiB, f"{growth / MiB:.0f} MiB for a {model_bytes / MiB:.0f} MiB model"
+
+
+def test_a_zip_bomb_is_refused_before_inflating(tmp_path):
+    # a model that declares 32 MB of weights and backs them with 32 MB of zeros, deflated to 30 KB
+    sizes = (2000, 2000, 2)
+    members = saved_members(tmp_path, sizes)
+    path = write_npz(tmp_path / "bomb.npz", members, lies={
+        "weights_0": ({"descr": "<f8", "fortran_order": False, "shape": (2000, 2000)}, 8 * 2000 * 2000)})
+    with pytest.raises(ValueError, match=r"weights_0 would inflate \d+ bytes to 32000128"):
+        MLP.load(path)
+
+
+def test_a_member_whose_size_disagrees_with_its_header_is_rejected(tmp_path):
+    path = write_npz(tmp_path / "long.npz", saved_members(tmp_path), lies={
+        "weights_0": ({"descr": "<f8", "fortran_order": False, "shape": (3, 4)}, 8096)})
+    with pytest.raises(ValueError, match=r"weights_0's header says float64 \(3, 4\) \(96 bytes\) "
+                                         r"but the member holds 8096 bytes"):
+        MLP.load(path)
+
+
+def test_pickles_other_compression_and_fortran_order(tmp_path):
+    members = saved_members(tmp_path)
+    with zipfile.ZipFile(tmp_path / "pickled.npz", "w") as archive:
+        for key, value in members.items():
+            with archive.open(key + ".npy", "w") as member:
+                if key == "biases_0":
+                    value = np.array([{"x": 1}, None, None], dtype=object)
+                npy_format.write_array(member, value, allow_pickle=True)
+    with pytest.raises(ValueError, match=r"not a cymlp model file: 'biases_0' holds Python objects"):
+        MLP.load(tmp_path / "pickled.npz")
+
+    with zipfile.ZipFile(tmp_path / "bz2.npz", "w", zipfile.ZIP_BZIP2) as archive:
+        for key, value in members.items():
+            with archive.open(key + ".npy", "w") as member:
+                npy_format.write_array(member, value)
+    with pytest.raises(ValueError, match="compression method 12"):
+        MLP.load(tmp_path / "bz2.npz")
+
+    # an array stored in Fortran order is read as the array it is
+    net = MLP.load(tmp_path / "good.npz")
+    members["weights_0"] = np.asfortranarray(members["weights_0"])
+    write_npz(tmp_path / "fortran.npz", members)
+    np.testing.assert_array_equal(MLP.load(tmp_path / "fortran.npz").weights[0], net.weights[0])
+
+
+def test_a_truncated_archive_names_the_problem(tmp_path):
+    MLP([4, 3, 2], seed=0).save(tmp_path / "m.npz")
+    data = (tmp_path / "m.npz").read_bytes()
+    for cut in (len(data) // 3, len(data) - 30):
+        (tmp_path / "cut.npz").write_bytes(data[:cut])
+        with pytest.raises(ValueError, match="not a readable .npz file"):
+            MLP.load(tmp_path / "cut.npz")
