@@ -427,7 +427,7 @@ def cmd_reproduce(args):
             # a dask cluster is started, or its scheduler reached, before any data is loaded
             try:
                 stack.enter_context(backend)
-            except OSError as error:
+            except (OSError, ValueError) as error:  # no such scheduler, a malformed address
                 raise CommandError(f"--backend {args.backend}: {error}") from None
         for name in names:
             start = time.perf_counter()

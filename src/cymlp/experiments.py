@@ -221,8 +221,10 @@ class Backend:
 
         if self._client is None:
             raise RuntimeError("open the dask backend first: with Backend('dask', ...) as backend: ...")
-        # every worker holds one copy of the data; each task sends only references to it
-        train, test = self._client.scatter([train, test], broadcast=True)
+        # every worker holds one copy of the data; each task sends only references to it.
+        # (Keys of its own, not of the content: a key shared with the last sweep's data,
+        # still being released, would cancel this sweep's tasks.)
+        train, test = self._client.scatter([train, test], broadcast=True, hash=False)
         futures = [self._client.submit(_indexed_call, i, task, train, test, setting, pure=False)
                    for i, setting in enumerate(settings)]
         for future in as_completed(futures):
