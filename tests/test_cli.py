@@ -69,7 +69,8 @@ def no_data(tmp_path, monkeypatch):
     (["frobnicate"], "invalid choice: 'frobnicate'"),
     (["reproduce", "fig7", "--backend", "spark"], "argument --backend: backend must be one of"),
     (["reproduce", "fig7", "--backend", "dask="], "expected dask=SCHEDULER_ADDRESS"),
-    (["train", "--save", "{tmp}/missing/model"], "--save {tmp}/missing/model: folder {tmp}/missing does not exist"),
+    (["train", "--save", "{tmp}/missing/model"],
+     "--save {tmp}/missing/model: folder {tmp}/missing does not exist"),
     (["train", "--save", "{tmp}"], "--save {tmp}: is a folder"),
     (["train", "--plot", "{tmp}/curve.xyz"], "--plot {tmp}/curve.xyz: matplotlib cannot write .xyz files"),
     (["train", "--plot", "{tmp}/a_file/curve.png"], "{tmp}/a_file is not a folder"),
@@ -134,20 +135,24 @@ def test_train_prints_each_result_once_and_names_the_files_it_wrote(mnist_dir, m
     assert quiet.returncode == 0 and quiet.stdout.splitlines() == [lines[2]]  # the result only
 
 
-def test_train_with_options_saves_a_model_that_loads(mnist_dir, mnist, tmp_path):
+def test_train_with_options_and_patience_saves_the_weights_it_says_it_kept(mnist_dir, mnist, tmp_path):
     from cymlp import MLP
 
     path = tmp_path / "model.npz"
     result = cymlp("train", "--layers", "784,20,10", "--activation", "relu", "--output-activation",
                    "softmax", "--cost", "cross_entropy", "--init", "he", "--lr", "0.05",
-                   "--momentum", "0.9", "--l2", "1", "--epochs", "1", "--interval", "1",
-                   "--seed", "3", "--data", str(mnist_dir), "--save", str(path), "--plot",
-                   str(tmp_path / "curve.svg"))
+                   "--momentum", "0.9", "--l2", "1", "--epochs", "3", "--interval", "1",
+                   "--patience", "2", "--seed", "3", "--data", str(mnist_dir), "--save", str(path),
+                   "--plot", str(tmp_path / "curve.svg"))
     assert result.returncode == 0, result.stderr
-    final = [line for line in result.stdout.splitlines() if line.startswith("Epoch 1:")][0]
+    lines = result.stdout.splitlines()
+    kept = [line for line in lines if "kept the weights of epoch" in line]
+    assert len(kept) == 1
+    epoch = kept[0].split()[-1]
     net = MLP.load(path)
     assert net.activation == "relu" and net.cost == "cross_entropy"
-    assert final.split()[2] == str(net.evaluate(mnist[1]))
+    assert [line.split()[2] for line in lines if line.startswith(f"Epoch {epoch}:")] == \
+        [str(net.evaluate(mnist[1]))]
     assert (tmp_path / "curve.svg").read_text().lstrip().startswith("<?xml")
 
 

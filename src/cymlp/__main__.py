@@ -43,14 +43,10 @@ def _layers(text):
             f"expected comma-separated integers like 784,64,32,10, got {text!r}") from None
 
 
-def _finite_positive(value):
-    return math.isfinite(value) and value > 0
-
-
 # Ranges of the numeric options, checked after parsing and before anything is loaded:
 # destination -> (test, what the value must be).
 RANGES = {
-    "lr": (_finite_positive, "must be a finite number > 0"),
+    "lr": (lambda v: math.isfinite(v) and v > 0, "must be a finite number > 0"),
     "l2": (lambda v: math.isfinite(v) and v >= 0, "must be a finite number >= 0 (0: no weight decay)"),
     "momentum": (lambda v: 0 <= v < 1, "must be in [0, 1) (0: no momentum)"),
     "batch_size": (lambda v: v >= 1, "must be an integer >= 1"),
@@ -277,10 +273,11 @@ def cmd_train(args):
                            f"--lr {args.lr:g} is too high, try a lower one") from None
     seconds = time.perf_counter() - start
     final = rows[-1]
-    if args.patience and final[0] < args.epochs:
-        final = max(rows[1:], key=lambda row: row[2])  # the first best: the weights kept
-        progress(f"No improvement for {args.patience} reports: stopped after epoch {rows[-1][0]}, "
-                 f"kept the weights of epoch {final[0]}")
+    if args.patience:  # train keeps the weights of the best reported epoch (the first of equals)
+        final = max(rows[1:], key=lambda row: row[2])
+        stopped = (f"No improvement for {args.patience} reports: stopped after epoch {rows[-1][0]}; "
+                   if rows[-1][0] < args.epochs else "")
+        progress(f"{stopped}kept the weights of epoch {final[0]}")
     if args.quiet:
         result(_epoch_line(final))
     progress(f"{net!r}, {net.n_parameters} parameters: {_epochs(rows[-1][0])} in {seconds:.1f} s")
@@ -353,8 +350,9 @@ def reproduce_fig6(run):
     text = experiments.format_table(rows)
     if run.args.quiet:
         run.result(text)
-    draw = lambda path: plots.plot_cost_and_accuracy(  # noqa: E731
-        rows, path, title="net53k, eta = 0.2: test cost and accuracy")
+    def draw(path):
+        plots.plot_cost_and_accuracy(rows, path, title="net53k, eta = 0.2: test cost and accuracy")
+
     return [run.write("fig6.png", draw), run.write("fig6.txt", text=text)]
 
 
@@ -372,16 +370,22 @@ def reproduce_fig7(run):
     fractions = experiments.FIG7_FRACTIONS
     run.result(f"Figure 7: net13k {experiments.NET13K}, eta = 3, batch size 32, {_epochs(epochs)}, "
                f"seed {run.args.seed}, on parts of the training set ({_sweep_title(run, len(fractions))})")
-    line = lambda fraction, rows: (  # noqa: E731
-        f"{fraction:>5.0%} of the training set: {rows[-1][2]}/{rows[-1][3]} after epoch {rows[-1][0]}")
+
+    def line(fraction, rows):
+        epoch, _, correct, total = rows[-1]
+        return f"{fraction:>5.0%} of the training set: {correct}/{total} after epoch {epoch}"
+
     results = experiments.fig7(*run.data(), epochs=epochs, seed=run.args.seed, backend=run.backend,
                                on_result=lambda fraction, rows: run.progress(line(fraction, rows)))
     if run.args.quiet:
         for fraction, rows in results.items():
             run.result(line(fraction, rows))
     text = "\n".join(f"{f:>5.0%}  {rows[-1][2]}/{rows[-1][3]}" for f, rows in results.items())
-    draw = lambda path: plots.plot_accuracy_by_fraction(  # noqa: E731
-        results, path, title="net13k, eta = 3, on parts of the training set")
+
+    def draw(path):
+        plots.plot_accuracy_by_fraction(results, path,
+                                        title="net13k, eta = 3, on parts of the training set")
+
     return [run.write("fig7.png", draw), run.write("fig7.txt", text="fraction  final accuracy\n" + text)]
 
 
@@ -392,7 +396,11 @@ def reproduce_fig8(run):
     sizes = experiments.FIG8_SIZES
     run.result(f"Figure 8: final test accuracy by network size, eta = 3, batch size 32, "
                f"{_epochs(epochs)} each, seed {run.args.seed} ({_sweep_title(run, len(sizes))})")
-    line = lambda result: f"{str(result[0]):<20} {result[1]:>7} parameters: {100 * result[2]:.2f}%"  # noqa: E731
+
+    def line(result):
+        layers, n_parameters, accuracy = result
+        return f"{str(layers):<20} {n_parameters:>7} parameters: {100 * accuracy:.2f}%"
+
     results = experiments.fig8(*run.data(), epochs=epochs, seed=run.args.seed, backend=run.backend,
                                on_result=lambda result: run.progress(line(result)))
     if run.args.quiet:
