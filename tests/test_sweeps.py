@@ -2,6 +2,7 @@
 
 import os
 import pickle
+import sys
 import threading
 import warnings
 
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 
 from cymlp import experiments
-from cymlp.experiments import Backend, fig7, fig7_run, fig8, fig8_run
+from cymlp.experiments import Backend, fig7, fig7_run, fig8, fig8_run, sweep
 
 FRACTIONS = (0.1, 0.5, 1.0)
 SIZES = ([784, 10], [784, 16, 10], [784, 32, 16, 10])
@@ -47,6 +48,25 @@ def one_after_another(data):
 def test_joblib_backends_give_bitwise_the_results_of_one_run_after_another(data, one_after_another,
                                                                            backend):
     assert sweeps(data, backend, jobs=2) == one_after_another
+
+
+def where_the_data_is(train, test, index):
+    """A sweep task that reports what it was given in place of the training images."""
+    return type(train[0]).__name__, getattr(train[0], "filename", None)
+
+
+def test_loky_workers_share_one_memory_mapped_copy_of_the_data(data):
+    try:  # the copy of cloudpickle that loky uses: joblib's own, or the one installed
+        from joblib.externals import cloudpickle
+    except ImportError:
+        import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers cannot import tests
+    try:
+        seen = sweep(where_the_data_is, *data, [{"index": i} for i in range(4)], "loky", jobs=2)
+    finally:
+        cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+    assert {kind for kind, _ in seen} == {"memmap"} and len({file for _, file in seen}) == 1
 
 
 def test_a_dask_cluster_gives_bitwise_the_same_results(data, one_after_another, cluster):
