@@ -205,6 +205,15 @@ def test_ctrl_c_during_start_up_is_one_line_and_exit_130(mnist_dir, delay):
     assert child.returncode == 130 and err == "cymlp: interrupted\n", (child.returncode, err)
 
 
+def test_a_reader_that_stops_early_gets_no_traceback(mnist_dir):
+    child = subprocess.Popen([sys.executable, "-m", "cymlp", "train", "--layers", "784,10",
+                              "--epochs", "3", "--interval", "1", "--data", str(mnist_dir)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert child.stdout.readline().startswith("Epoch 0:")
+    child.stdout.close()  # as `cymlp train | head -1` does
+    assert child.wait(timeout=120) == 1 and child.stderr.read() == ""
+
+
 def test_help_for_every_command():
     for command in ([], ["train"], ["reproduce"], ["bench"]):
         result = cymlp(*command, "--help")

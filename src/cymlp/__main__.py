@@ -542,6 +542,9 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("cymlp: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `cymlp ... | head`: the reader has gone, nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # (for the exit's flush)
+        return 1
     return 0
 
 

@@ -48,12 +48,14 @@ class _ReportingMLP(MLP):
 
 
 def training_run(layers, train, test, learning_rate, epochs, gd="mini-batch", batch_size=32,
-                 seed=0, interval=1, on_report=None, model_options=None, **train_options):
+                 seed=0, interval=1, on_report=None, verbose=False, model_options=None,
+                 **train_options):
     """Train one network; returns ``(net, rows)`` with rows from epoch 0 on.
 
-    ``on_report(row)`` is called with each row as soon as it is computed.
-    ``model_options`` go to :class:`MLP` (activation, cost, ...), the other
-    keywords to :meth:`MLP.train` (l2, momentum, patience).
+    ``on_report(row)`` is called with each row as soon as it is computed;
+    ``verbose`` prints :meth:`MLP.train`'s line for each. ``model_options`` go
+    to :class:`MLP` (activation, cost, ...), the other keywords to
+    :meth:`MLP.train` (l2, momentum, patience).
     """
     rows = []
 
@@ -64,9 +66,9 @@ def training_run(layers, train, test, learning_rate, epochs, gd="mini-batch", ba
 
     net = _ReportingMLP(layers, seed=seed, on_report=report, **(model_options or {}))
     # epoch 0 scored as train reports the others: one forward pass for accuracy and MSE
-    net._report(0, 0.0, as_dataset("test_data", test, layers[0], layers[-1], net.dtype), False)
+    net._report(0, 0.0, as_dataset("test_data", test, layers[0], layers[-1], net.dtype), verbose)
     net.train(train, gd=gd, batch_size=batch_size, learning_rate=learning_rate, epochs=epochs,
-              test_data=test, interval=interval, verbose=False, **train_options)
+              test_data=test, interval=interval, verbose=verbose, **train_options)
     return net, rows
 
 
@@ -106,9 +108,11 @@ def fig7(train, test, epochs=30, fractions=FIG7_FRACTIONS, seed=0, backend="thre
     Returns ``{fraction: rows}``; each subset is drawn reproducibly from
     ``seed``. ``backend``, ``jobs`` and ``on_result(fraction, rows)``: see :func:`sweep`.
     """
+    def pass_on(setting, rows):
+        on_result(setting["fraction"], rows)
+
     settings = [{"fraction": f, "epochs": epochs, "seed": seed} for f in fractions]
-    results = sweep(fig7_run, train, test, settings, backend, jobs,
-                    on_result and (lambda setting, rows: on_result(setting["fraction"], rows)))
+    results = sweep(fig7_run, train, test, settings, backend, jobs, pass_on if on_result else None)
     return dict(zip(fractions, results))
 
 
@@ -120,10 +124,12 @@ def fig8(train, test, epochs=30, sizes=FIG8_SIZES, learning_rate=3.0, seed=0, ba
     ``sizes``; every network is trained with eta 3 and batch 32 for ``epochs``
     epochs. ``backend``, ``jobs`` and ``on_result(result)``: see :func:`sweep`.
     """
+    def pass_on(setting, result):
+        on_result(result)
+
     settings = [{"layers": list(s), "epochs": epochs, "learning_rate": learning_rate, "seed": seed}
                 for s in sizes]
-    return sweep(fig8_run, train, test, settings, backend, jobs,
-                 on_result and (lambda setting, result: on_result(result)))
+    return sweep(fig8_run, train, test, settings, backend, jobs, pass_on if on_result else None)
 
 
 def sweep(task, train, test, settings, backend="threading", jobs=1, on_result=None):
@@ -187,9 +193,9 @@ class Backend:
             from dask.distributed import Client, LocalCluster
 
             if self.address is None:
-                # one single-threaded worker process per job: the runs never share a CPU's work
+                # one single-threaded worker process per job; its web pages on any free port
                 self._cluster = LocalCluster(n_workers=self.jobs, threads_per_worker=1, processes=True,
-                                             dashboard_address=None)
+                                             dashboard_address=":0")
             try:
                 self._client = Client(self._cluster or self.address)
             except BaseException:
