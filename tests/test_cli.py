@@ -1,86 +1,222 @@
-"""The command line, run as a user would: in a subprocess."""
+"""The command line: its checks in-process (fast), its runs in a subprocess, as a user runs it."""
 
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
+from cymlp.__main__ import main
 
-def cymlp(*args, env=None, timeout=240):
+
+def cymlp(*args, env=None, cwd=None, timeout=300):
     environment = {**os.environ, **(env or {})}
     return subprocess.run([sys.executable, "-m", "cymlp", *args], capture_output=True, text=True,
-                          env=environment, timeout=timeout)
+                          env=environment, cwd=cwd, timeout=timeout)
 
 
-def is_png(path):
-    return path.is_file() and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 1000
+def run_main(capsys, *args):
+    """``cymlp args`` in this process: (exit status, stdout, stderr)."""
+    try:
+        status = main(list(args))
+    except SystemExit as exit:  # argparse: --help, or a command line it cannot parse
+        status = exit.code
+    out, err = capsys.readouterr()
+    return status, out, err
 
 
-def test_train_prints_progress_and_the_table_and_plots(mnist_dir, tmp_path):
-    plot = tmp_path / "curve.png"
-    result = cymlp("train", "--layers", "784,30,10", "--lr", "3", "--batch-size", "10",
-                   "--epochs", "2", "--interval", "1", "--seed", "0", "--data", str(mnist_dir),
-                   "--plot", str(plot))
-    assert result.returncode == 0, result.stderr
+def assert_one_line_error(status, out, err, message):
+    assert status == 2, (status, out, err)
+    assert len(err.splitlines()) == 1 and message in err, err
+    assert "Traceback" not in err and "Epoch" not in out
+
+
+def is_image(path, magic=b"\x89PNG\r\n\x1a\n"):
+    return path.is_file() and path.read_bytes()[:len(magic)] == magic and path.stat().st_size > 1000
+
+
+@pytest.fixture
+def no_data(tmp_path, monkeypatch):
+    """No MNIST anywhere and no download: an option checked after loading would fail on the data."""
+    monkeypatch.setenv("CYMLP_DATA", str(tmp_path / "empty"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "a_file").write_text("")
+    return tmp_path
+
+
+@pytest.mark.parametrize("args,message", [
+    (["train", "--lr", "-1"], "--lr -1: must be a finite number > 0"),
+    (["train", "--lr", "nan"], "--lr nan: must be a finite number > 0"),
+    (["train", "--l2", "-1"], "--l2 -1: must be a finite number >= 0"),
+    (["train", "--momentum", "1"], "--momentum 1: must be in [0, 1)"),
+    (["train", "--batch-size", "0"], "--batch-size 0: must be an integer >= 1"),
+    (["train", "--epochs", "0"], "--epochs 0: must be an integer >= 1"),
+    (["train", "--interval", "0"], "--interval 0: must be an integer >= 1"),
+    (["train", "--patience", "0"], "--patience 0: must be an integer >= 1"),
+    (["train", "--seed", "-1"], "--seed -1: must be an integer >= 0"),
+    (["reproduce", "fig7", "--jobs", "0"], "--jobs 0: must be an integer >= 1"),
+    (["bench", "--repeats", "0"], "--repeats 0: must be an integer >= 1"),
+    (["train", "--layers", "784,x"], "argument --layers: expected comma-separated integers"),
+    (["train", "--layers", "784"], "--layers 784: needs at least an input and an output layer"),
+    (["train", "--layers", "784,0,10"], "--layers 784,0,10: every layer needs at least one unit"),
+    (["train", "--cost", "cross_entropy", "--output-activation", "relu"],
+     "--cost cross_entropy needs --output-activation sigmoid or softmax, got relu"),
+    (["train", "--gd", "stochastic"], "argument --gd: invalid choice"),
+    (["reproduce", "fig99"], "invalid choice: 'fig99'"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+    (["reproduce", "fig7", "--backend", "spark"], "argument --backend: backend must be one of"),
+    (["reproduce", "fig7", "--backend", "dask="], "expected dask=SCHEDULER_ADDRESS"),
+    (["train", "--save", "{tmp}/missing/model"],
+     "--save {tmp}/missing/model: folder {tmp}/missing does not exist"),
+    (["train", "--save", "{tmp}"], "--save {tmp}: is a folder"),
+    (["train", "--plot", "{tmp}/curve.xyz"], "--plot {tmp}/curve.xyz: matplotlib cannot write .xyz files"),
+    (["train", "--plot", "{tmp}/a_file/curve.png"], "{tmp}/a_file is not a folder"),
+    (["reproduce", "fig6", "--out", "{tmp}/a_file/figures"], "--out {tmp}/a_file/figures: cannot create"),
+    (["bench", "--out", "{tmp}/a_file/x"], "--out {tmp}/a_file/x: cannot create"),
+    (["train", "--data", "{tmp}/nowhere"], "--data {tmp}/nowhere: no such folder"),
+])
+def test_bad_options_end_in_one_line_before_any_data_is_loaded(capsys, no_data, args, message):
+    args = [arg.replace("{tmp}", str(no_data)) for arg in args]
+    status, out, err = run_main(capsys, *args, "--no-download")
+    assert_one_line_error(status, out, err, message.replace("{tmp}", str(no_data)))
+    assert out == ""
+
+
+@pytest.mark.skipif(not os.path.isdir("/sys") or sys.platform == "win32",
+                    reason="needs a folder nobody may write in: /sys on Linux")
+def test_a_folder_that_cannot_be_written_is_refused(capsys, no_data):
+    folder = no_data / "read-only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    if os.access(folder, os.W_OK):  # root may write anywhere; /sys refuses even root
+        folder = "/sys"
+    status, out, err = run_main(capsys, "train", "--save", f"{folder}/model.npz", "--no-download")
+    assert_one_line_error(status, out, err, f"--save {folder}/model.npz: cannot write in {folder}")
+
+
+def test_no_download_says_where_it_looked_and_how_to_pass_a_folder(capsys, no_data):
+    status, out, err = run_main(capsys, "train", "--no-download")
+    assert_one_line_error(status, out, err, "--no-download: MNIST file train-images-idx3-ubyte")
+    assert str(no_data / "empty") in err and str(no_data / "cache" / "cymlp") in err
+    assert "--data FOLDER" in err and "CYMLP_DATA" in err
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--layers", "783,10"], "--layers 783,10: the input layer must have 784 units"),
+    (["--layers", "784,16,5"], "--layers 784,16,5: the output layer must have 10 units"),
+    (["--batch-size", "60001"], "--batch-size 60001: larger than the 60000 training images"),
+])
+def test_options_that_need_the_data_are_checked_before_the_first_epoch(capsys, mnist_dir, args,
+                                                                       message):
+    status, out, err = run_main(capsys, "train", *args, "--data", str(mnist_dir), "--no-download")
+    assert_one_line_error(status, out, err, message)
+    assert out == ""
+
+
+def test_train_prints_each_result_once_and_names_the_files_it_wrote(mnist_dir, mnist, tmp_path):
+    from cymlp import MLP
+
+    args = ["train", "--layers", "784,30,10", "--lr", "3", "--batch-size", "10", "--epochs", "2",
+            "--interval", "1", "--seed", "0", "--data", str(mnist_dir)]
+    result = cymlp(*args, "--save", str(tmp_path / "model"), "--plot", str(tmp_path / "curve"))
+    assert result.returncode == 0 and result.stderr == "", result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].startswith("Epoch 0: ") and lines[2].startswith("Epoch 2: ")
-    assert any(line.split()[:1] == ["2"] and line.endswith("/10000") for line in lines)
-    assert is_png(plot)
+    assert [line.split(":")[0] for line in lines[:3]] == ["Epoch 0", "Epoch 1", "Epoch 2"]
+    assert lines[3].startswith("MLP([784, 30, 10]), 23860 parameters: 2 epochs in ")
+    # the files actually written: numpy appends .npz, matplotlib's default format is png
+    assert lines[4:] == [f"wrote {tmp_path / 'curve.png'}", f"saved the model to {tmp_path / 'model.npz'}"]
+    assert is_image(tmp_path / "curve.png")
+    assert lines[2].split()[2] == str(MLP.load(tmp_path / "model.npz").evaluate(mnist[1]))
+
+    quiet = cymlp(*args, "--quiet")
+    assert quiet.returncode == 0 and quiet.stdout.splitlines() == [lines[2]]  # the result only
 
 
-def test_train_with_options_saves_a_model_that_loads(mnist_dir, mnist, tmp_path):
+def test_train_with_options_and_patience_saves_the_weights_it_says_it_kept(mnist_dir, mnist, tmp_path):
     from cymlp import MLP
 
     path = tmp_path / "model.npz"
     result = cymlp("train", "--layers", "784,20,10", "--activation", "relu", "--output-activation",
                    "softmax", "--cost", "cross_entropy", "--init", "he", "--lr", "0.05",
-                   "--momentum", "0.9", "--l2", "1", "--epochs", "1", "--interval", "1",
-                   "--seed", "3", "--data", str(mnist_dir), "--save", str(path))
+                   "--momentum", "0.9", "--l2", "1", "--epochs", "3", "--interval", "1",
+                   "--patience", "2", "--seed", "3", "--data", str(mnist_dir), "--save", str(path),
+                   "--plot", str(tmp_path / "curve.svg"))
     assert result.returncode == 0, result.stderr
-    final = [line for line in result.stdout.splitlines() if line.startswith("Epoch 1:")][0]
+    lines = result.stdout.splitlines()
+    kept = [line for line in lines if "kept the weights of epoch" in line]
+    assert len(kept) == 1
+    epoch = kept[0].split()[-1]
     net = MLP.load(path)
     assert net.activation == "relu" and net.cost == "cross_entropy"
-    assert final.split()[2] == str(net.evaluate(mnist[1]))
+    assert [line.split()[2] for line in lines if line.startswith(f"Epoch {epoch}:")] == \
+        [str(net.evaluate(mnist[1]))]
+    assert (tmp_path / "curve.svg").read_text().lstrip().startswith("<?xml")
 
 
-def test_reproduce_everything_on_few_epochs(mnist_dir, tmp_path):
-    result = cymlp("reproduce", "all", "--epochs", "1", "--jobs", "2", "--out", str(tmp_path),
-                   "--data", str(mnist_dir))
+def test_the_readme_command_prints_table1_once_and_writes_nothing(mnist_dir, tmp_path):
+    """`CYMLP_DATA=... cymlp reproduce table1` run in a folder leaves it as it was (the
+    checkout stays clean), and prints each row once: as it comes, or at the end with --quiet."""
+    env = {"CYMLP_DATA": str(mnist_dir)}
+    result = cymlp("reproduce", "table1", "--epochs", "1", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert list(tmp_path.iterdir()) == []
+    lines = result.stdout.splitlines()
+    rows = [line for line in lines if line.split()[:1] in (["0"], ["1"])]
+    assert len(rows) == 2 and "815/10000" in rows[0] and "1049/10000" in rows[0]  # beside the paper
+    assert sum("815/10000" in line for line in lines) == 1
+    assert any(line.startswith("table1: done in") for line in lines)
+
+    quiet = cymlp("reproduce", "table1", "--epochs", "1", "--quiet", env=env, cwd=tmp_path)
+    assert quiet.returncode == 0 and list(tmp_path.iterdir()) == []
+    assert [line for line in quiet.stdout.splitlines() if line in rows] == rows
+    assert "done in" not in quiet.stdout
+
+
+def test_reproduce_everything_with_a_process_backend(mnist_dir, tmp_path):
+    result = cymlp("reproduce", "all", "--epochs", "1", "--jobs", "2", "--backend", "loky",
+                   "--out", str(tmp_path / "out"), "--data", str(mnist_dir))
     assert result.returncode == 0, result.stderr
     assert "paper:" in result.stdout and "1049/10000" in result.stdout  # side by side
     assert "fig9 skipped: no EMNIST Balanced files" in result.stdout
     for name in ("fig3.png", "fig4.png", "fig6.png", "fig7.png", "fig8.png"):
-        assert is_png(tmp_path / name), name
-    table = (tmp_path / "fig8.md").read_text()
+        assert is_image(tmp_path / "out" / name), name
+    table = (tmp_path / "out" / "fig8.md").read_text()
     assert "| [784, 64, 32, 10] | 52650 |" in table and table.count("\n") == 9
-    assert (tmp_path / "fig7.txt").read_text().count("/10000") == 6
+    assert (tmp_path / "out" / "fig7.txt").read_text().count("/10000") == 6
+    # each run's line reaches this process, once, with the results of any other backend
+    runs = sorted(line for line in result.stdout.splitlines() if "of the training set:" in line)
+    assert len(runs) == 6
+    threads = cymlp("reproduce", "fig7", "--epochs", "1", "--quiet", "--data", str(mnist_dir))
+    assert sorted(line for line in threads.stdout.splitlines() if "of the training set:" in line) == runs
 
 
-@pytest.mark.parametrize("args,message", [
-    (["train", "--layers", "784,x"], "comma-separated integers"),
-    (["train", "--lr", "-1"], "must be > 0"),
-    (["train", "--epochs", "0"], "must be > 0"),
-    (["train", "--cost", "cross_entropy", "--output-activation", "relu"], "needs output_activation"),
-    (["reproduce", "fig10"], "invalid choice"),
-    (["frobnicate"], "invalid choice"),
-])
-def test_bad_arguments_exit_non_zero_with_one_message(args, message):
-    result = cymlp(*args)
-    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+@pytest.mark.skipif(sys.platform == "win32", reason="no SIGINT to another process on Windows")
+@pytest.mark.parametrize("delay", [0.3, 0.6, 1.0])
+def test_ctrl_c_during_start_up_is_one_line_and_exit_130(mnist_dir, delay):
+    # as the installed `cymlp` script runs it: start-up is imports, checks and loading MNIST
+    script = "import sys; from cymlp.__main__ import main; sys.exit(main())"
+    child = subprocess.Popen([sys.executable, "-c", script, "train", "--data", str(mnist_dir)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(delay)
+    child.send_signal(signal.SIGINT)
+    out, err = child.communicate(timeout=60)
+    assert child.returncode == 130 and err == "cymlp: interrupted\n", (child.returncode, err)
 
 
-def test_missing_data_says_where_it_looked(tmp_path):
-    env = {"CYMLP_DATA": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache")}
-    result = cymlp("train", "--no-download", env=env)
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert "train-images-idx3-ubyte" in result.stderr and str(tmp_path) in result.stderr
-    assert "CYMLP_DATA" in result.stderr
-    result = cymlp("train", "--layers", "784,10", "--data", str(tmp_path / "nowhere"))
-    assert result.returncode == 2 and "does not exist" in result.stderr
+def test_a_reader_that_stops_early_gets_no_traceback(mnist_dir):
+    child = subprocess.Popen([sys.executable, "-m", "cymlp", "train", "--layers", "784,10",
+                              "--epochs", "3", "--interval", "1", "--data", str(mnist_dir)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert child.stdout.readline().startswith("Epoch 0:")
+    child.stdout.close()  # as `cymlp train | head -1` does
+    assert child.wait(timeout=120) == 1 and child.stderr.read() == ""
 
 
 def test_help_for_every_command():
     for command in ([], ["train"], ["reproduce"], ["bench"]):
         result = cymlp(*command, "--help")
         assert result.returncode == 0 and "usage: cymlp" in result.stdout
+    assert "dask=SCHEDULER_ADDRESS" in cymlp("reproduce", "--help").stdout

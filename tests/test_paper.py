@@ -178,7 +178,7 @@ def test_layers_for_sizes_the_output_layer_from_the_data(emnist_dir):
     data = load_dataset("emnist-balanced", emnist_dir)
     assert experiments.layers_for(data) == [784, 64, 32, 47]
     assert experiments.layers_for(data, [784, 100, 47]) == [784, 100, 47]
-    with pytest.raises(ValueError, match="end with 10 output units but the data has 47 classes"):
+    with pytest.raises(ValueError, match="the output layer must have 47 units"):
         experiments.layers_for(data, [784, 64, 32, 10])
     with pytest.raises(ValueError, match="start with 785 inputs but the data has 784"):
         experiments.layers_for(data, [785, 47])
@@ -212,7 +212,7 @@ def test_train_on_emnist_sizes_the_output_layer_from_the_data(emnist_dir):
                    "--layers", "784,20,47", "--seed", "0")
     assert result.returncode == 0 and "MLP([784, 20, 47])" in result.stdout
     one_line_error(cymlp("train", "--dataset", "emnist-balanced", "--data", str(emnist_dir),
-                         "--layers", "784,64,32,10"), "end with 10 output units but the data has 47 classes")
+                         "--layers", "784,64,32,10"), "the output layer must have 47 units")
 
 
 def test_train_on_any_mnist_layout_folder(tmp_path):

@@ -1,21 +1,40 @@
-"""cymlp command line: train an MLP on MNIST or another data set, reproduce the paper's experiments, benchmark."""
+"""cymlp command line: train an MLP on MNIST or another data set, reproduce the paper's experiments,
+benchmark.
 
+Every option is checked before any data is loaded or any epoch runs; a problem
+the user can fix ends the command with one line on stderr and exit status 2,
+Ctrl-C with one line and status 130. Progress goes to stdout as the work
+advances (``--quiet``: only the results, at the end); every result is printed once.
+"""
+
+# Only the standard library is imported here: NumPy and the compiled core load
+# inside main(), where a Ctrl-C during start-up is caught like any other.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import math
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-from . import MLP, __version__, experiments
-from ._mlp import ACTIVATIONS, COSTS, HIDDEN_ACTIVATIONS, INITS
-from ._validation import GD_MODES
-from .datasets import DATASETS, check_dataset_name, emnist_folder, load_dataset
+from . import __version__
 
 
 class CommandError(Exception):
     """A problem the user can fix; printed as one line, no traceback."""
 
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse that reports a bad command line in one line (no usage block) and exits 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+# ---------------------------------------------------------------- checks of the options
 
 def _layers(text):
     try:
@@ -25,153 +44,501 @@ def _layers(text):
             f"expected comma-separated integers like 784,64,32,10, got {text!r}") from None
 
 
-def _positive(kind):
-    def parse(text):
+# Ranges of the numeric options, checked after parsing and before anything is loaded:
+# destination -> (test, what the value must be).
+RANGES = {
+    "lr": (lambda v: math.isfinite(v) and v > 0, "must be a finite number > 0"),
+    "l2": (lambda v: math.isfinite(v) and v >= 0, "must be a finite number >= 0 (0: no weight decay)"),
+    "momentum": (lambda v: 0 <= v < 1, "must be in [0, 1) (0: no momentum)"),
+    "batch_size": (lambda v: v >= 1, "must be an integer >= 1"),
+    "epochs": (lambda v: v >= 1, "must be an integer >= 1"),
+    "interval": (lambda v: v >= 1, "must be an integer >= 1"),
+    "patience": (lambda v: v >= 1, "must be an integer >= 1"),
+    "seed": (lambda v: v >= 0, "must be an integer >= 0"),
+    "jobs": (lambda v: v >= 1, "must be an integer >= 1"),
+    "repeats": (lambda v: v >= 1, "must be an integer >= 1"),
+}
+
+
+def _option(dest):
+    return "--" + dest.replace("_", "-")
+
+
+def _check_ranges(args):
+    for dest, (valid, requirement) in RANGES.items():
+        value = getattr(args, dest, None)
+        if value is not None and not valid(value):
+            raise CommandError(f"{_option(dest)} {value:{'g' if isinstance(value, float) else ''}}: "
+                               f"{requirement}")
+
+
+def _check_layers(args):
+    if args.layers is None:  # sized from the data
+        return
+    text = ",".join(map(str, args.layers))
+    if len(args.layers) < 2:
+        raise CommandError(f"--layers {text}: needs at least an input and an output layer, "
+                           f"like 784,10")
+    if min(args.layers) < 1:
+        raise CommandError(f"--layers {text}: every layer needs at least one unit")
+
+
+def _check_model(args):
+    """The network's options, before anything is loaded."""
+    from ._mlp import MLP
+
+    _check_layers(args)
+    if args.cost == "cross_entropy" and args.output_activation not in ("sigmoid", "softmax"):
+        raise CommandError(f"--cost cross_entropy needs --output-activation sigmoid or softmax, "
+                           f"got {args.output_activation}")
+    try:
+        MLP(args.layers or [1, 1], **_model_options(args))  # anything the model itself refuses
+    except (TypeError, ValueError) as error:
+        raise CommandError(str(error)) from None
+
+
+def _check_against_data(args, data):
+    """What needs the data's shape: the input and output widths, the batch size. Returns the
+    layer sizes: --layers, or the data's inputs, 64, 32 and its classes."""
+    X = data.train[0]
+    if args.layers is None:
+        layers = [X.shape[1], 64, 32, len(data.classes)]
+    else:
+        layers, text = args.layers, ",".join(map(str, args.layers))
+        if layers[0] != X.shape[1]:
+            raise CommandError(f"--layers {text}: the input layer must have {X.shape[1]} units, one "
+                               f"per pixel of an image ({args.dataset}); got {layers[0]}")
+        if layers[-1] != len(data.classes):
+            raise CommandError(f"--layers {text}: the output layer must have {len(data.classes)} "
+                               f"units, one per class ({args.dataset}); got {layers[-1]}")
+    if args.gd == "mini-batch" and args.batch_size > len(X):
+        raise CommandError(f"--batch-size {args.batch_size}: larger than the {len(X)} training images")
+    return layers
+
+
+def _writable_folder(option, value, folder):
+    """Refuse a folder that is missing or that cannot be written."""
+    if not folder.exists():
+        raise CommandError(f"{option} {value}: folder {folder} does not exist")
+    if not folder.is_dir():
+        raise CommandError(f"{option} {value}: {folder} is not a folder")
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise CommandError(f"{option} {value}: cannot write in {folder} ({error.strerror})") from None
+
+
+def _output_file(option, value, path):
+    """``path``, the file that ``option value`` will write, if its folder can be written."""
+    if path.is_dir():
+        raise CommandError(f"{option} {value}: {path} is a folder; give a file name")
+    _writable_folder(option, value, path.parent)
+    return path
+
+
+def _save_target(value):
+    if Path(value).is_dir():
+        raise CommandError(f"--save {value}: is a folder; give a file name such as "
+                           f"{Path(value) / 'model.npz'}")
+    # numpy's savez appends .npz to a name that does not end in it: say so, write that file
+    return _output_file("--save", value, Path(value if value.endswith(".npz") else value + ".npz"))
+
+
+def _require_matplotlib(option):
+    """The image formats matplotlib can write, or a CommandError if it is not installed."""
+    try:
+        from matplotlib.backend_bases import FigureCanvasBase
+    except ImportError:
+        raise CommandError(f"{option} draws figures, which needs matplotlib: "
+                           f"pip install 'cymlp[plot]'") from None
+    return FigureCanvasBase.get_supported_filetypes()
+
+
+def _plot_target(value):
+    formats = _require_matplotlib("--plot")
+    path = Path(value)
+    if not path.suffix:  # as matplotlib would: its default format, png
+        path = path.with_name(path.name + ".png")
+    if path.suffix[1:].lower() not in formats:
+        raise CommandError(f"--plot {value}: matplotlib cannot write {path.suffix} files; "
+                           f"use one of {', '.join('.' + f for f in sorted(formats))}")
+    return _output_file("--plot", value, path)
+
+
+def _out_folder(value):
+    """``--out``: created if missing, and writable."""
+    folder = Path(value)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise CommandError(f"--out {value}: cannot create the folder ({error.strerror})") from None
+    _writable_folder("--out", value, folder)
+    return folder
+
+
+def _backend(text):
+    """``--backend``: a backend name, or dask=SCHEDULER_ADDRESS (the text, once checked)."""
+    from .experiments import Backend
+
+    try:
+        backend = Backend.parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    if backend.name == "dask":
         try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-        return value
-    return parse
+            import dask.distributed  # noqa: F401
+        except ImportError:
+            raise argparse.ArgumentTypeError(
+                "the dask backend needs dask.distributed: pip install 'dask[distributed]'") from None
+    return text
 
 
-def _load(args, name="mnist"):
-    # uint8 pixels: the core scales them by 1/255 as it gathers each batch, exactly
-    # as load_mnist's floats are scaled, with an eighth of the memory
+# ---------------------------------------------------------------- data
+
+def _mnist_folders(args):
+    """Where load_mnist looks, in order: --data, $CYMLP_DATA, the download cache."""
+    from .datasets import cache_folder
+
+    return [Path(p) for p in (args.data, os.environ.get("CYMLP_DATA")) if p] + [cache_folder()]
+
+
+def _check_data(args, dataset="mnist"):
+    """Before loading: --data exists; with --no-download, every MNIST file is somewhere."""
+    from .datasets import MNIST_FILES
+
+    if args.data is not None and not Path(args.data).is_dir():
+        raise CommandError(f"--data {args.data}: no such folder")
+    if dataset == "idx" and args.data is None:
+        raise CommandError("--dataset idx: needs the folder holding its four IDX files: pass --data FOLDER")
+    if dataset == "mnist" and args.no_download:
+        folders = _mnist_folders(args)
+        missing = [stem for stem in MNIST_FILES.values()
+                   if not any((f / name).is_file() for f in folders for name in (stem + ".gz", stem))]
+        if missing:
+            raise CommandError(
+                f"--no-download: MNIST file {missing[0]}(.gz) not found in "
+                f"{', '.join(map(str, folders))}; put the four IDX files in a folder and pass "
+                f"--data FOLDER (or set CYMLP_DATA=FOLDER), or drop --no-download")
+
+
+def _load(args, dataset="mnist"):
+    """A data set (datasets.load_dataset: train, test, classes) as uint8 pixels: the core scales
+    them by 1/255 as it gathers each batch, exactly as the loaders' floats are scaled, with an
+    eighth of the memory."""
+    from .datasets import load_dataset
+
     try:
-        return load_dataset(name, args.data, download=not args.no_download, raw=True)
-    except (OSError, ValueError) as error:  # missing, corrupt, or the download failed
-        raise CommandError(str(error)) from None
+        return load_dataset(dataset, args.data, download=not args.no_download, raw=True)
+    except (OSError, ValueError) as error:  # missing or corrupt files, or the download failed
+        raise CommandError(f"{dataset}: {error}") from None
 
 
-def _plots():
-    try:
-        from . import plots
-    except ImportError as error:
-        raise CommandError(str(error)) from None
-    return plots
+# ---------------------------------------------------------------- output
+
+def _printer(quiet):
+    """``(progress, result)``: progress lines are left out by --quiet; results never are."""
+    def result(line=""):
+        print(line, flush=True)
+
+    return (lambda line="": None) if quiet else result, result
+
+
+def _epochs(n):
+    return f"{n} epoch{'s' if n != 1 else ''}"
+
+
+def _epoch_line(row):
+    epoch, mse, correct, total = row
+    return f"Epoch {epoch}: {correct}/{total} MSE: {mse:.4f}"
+
+
+# ---------------------------------------------------------------- train
+
+def _model_options(args):
+    return dict(activation=args.activation, output_activation=args.output_activation,
+                cost=args.cost, init=args.init)
 
 
 def cmd_train(args):
-    model_options = dict(activation=args.activation, output_activation=args.output_activation,
-                         cost=args.cost, init=args.init)
+    from . import experiments
+
+    from .datasets import check_dataset_name
+
+    progress, result = _printer(args.quiet)
     try:
         check_dataset_name(args.dataset)
-        MLP(args.layers or experiments.NET53K, **model_options)  # check before loading anything big
-    except (TypeError, ValueError) as error:
-        raise CommandError(str(error)) from None
-    plots = _plots() if args.plot else None
-    data = _load(args, args.dataset)
-    train, test = data.train, data.test
-    try:
-        layers = experiments.layers_for(data, args.layers)  # output layer sized from the data
     except ValueError as error:
-        raise CommandError(f"--layers: {error} ({args.dataset})") from None
+        raise CommandError(f"--dataset {args.dataset}: {error}") from None
+    _check_model(args)
+    save = _save_target(args.save) if args.save else None
+    plot = _plot_target(args.plot) if args.plot else None
+    _check_data(args, args.dataset)
+    data = _load(args, args.dataset)
+    layers = _check_against_data(args, data)
+
+    start = time.perf_counter()
     try:
-        start = time.perf_counter()
         net, rows = experiments.training_run(
-            layers, train, test, args.lr, args.epochs, gd=args.gd,
-            batch_size=args.batch_size, seed=args.seed, interval=args.interval, verbose=True,
-            model_options=model_options, l2=args.l2, momentum=args.momentum,
-            patience=args.patience)
-    except (TypeError, ValueError, FloatingPointError) as error:
-        raise CommandError(str(error)) from None
-    print()
-    print(experiments.format_table(rows))
-    print(f"\n{net!r}, {net.n_parameters} parameters: {args.epochs} epochs in "
-          f"{time.perf_counter() - start:.1f} s")
-    if plots:
-        plots.plot_cost_and_accuracy(rows, args.plot, title=f"{layers}, eta = {args.lr}")
-        print(f"wrote {args.plot}")
-    if args.save:
-        try:
-            net.save(args.save)
-        except OSError as error:
-            raise CommandError(f"could not save the model: {error}") from None
-        print(f"saved the model to {args.save}")
+            layers, data.train, data.test, args.lr, args.epochs, gd=args.gd,
+            batch_size=args.batch_size, seed=args.seed, interval=args.interval,
+            on_report=lambda row: progress(_epoch_line(row)), model_options=_model_options(args),
+            l2=args.l2, momentum=args.momentum, patience=args.patience)
+    except FloatingPointError:
+        raise CommandError(f"training diverged (the weights became NaN or infinite): "
+                           f"--lr {args.lr:g} is too high, try a lower one") from None
+    seconds = time.perf_counter() - start
+    final = rows[-1]
+    if args.patience:  # train keeps the weights of the best reported epoch (the first of equals)
+        final = max(rows[1:], key=lambda row: row[2])
+        stopped = (f"No improvement for {args.patience} reports: stopped after epoch {rows[-1][0]}; "
+                   if rows[-1][0] < args.epochs else "")
+        progress(f"{stopped}kept the weights of epoch {final[0]}")
+    if args.quiet:
+        result(_epoch_line(final))
+    progress(f"{net!r}, {net.n_parameters} parameters: {_epochs(rows[-1][0])} in {seconds:.1f} s")
+    if plot:
+        from .plots import plot_cost_and_accuracy
+
+        plot_cost_and_accuracy(rows, plot, title=f"{layers}, eta = {args.lr:g}")
+        progress(f"wrote {plot}")
+    if save:
+        net.save(save)
+        progress(f"saved the model to {save}")
+
+
+# ---------------------------------------------------------------- reproduce
+
+class Reproduction:
+    """What each experiment of ``cymlp reproduce`` gets: the options, the data (loaded on
+    first use, once), the sweep backend, and where its results go."""
+
+    def __init__(self, args, out, backend):
+        self.args, self.out, self.backend = args, out, backend
+        self.progress, self.result = _printer(args.quiet)
+        self._data = None
+
+    def data(self):
+        """MNIST's (train, test)."""
+        if self._data is None:
+            self._data = _load(self.args)[:2]
+        return self._data
+
+    def epochs(self, default):
+        return default if self.args.epochs is None else self.args.epochs
+
+    def write(self, name, draw=None, text=None):
+        """With --out, write ``name`` (a figure drawn by ``draw(path)``, or ``text``)."""
+        if self.out is None:
+            return None
+        path = self.out / name
+        if draw is not None:
+            draw(path)
+        else:
+            path.write_text(text + "\n")
+        return path
+
+
+def reproduce_table1(run):
+    from . import experiments
+
+    epochs = run.epochs(160)
+    run.result(f"Table 1: net53k {experiments.NET53K}, eta = 0.2, batch size 32, {_epochs(epochs)}, "
+               f"seed {run.args.seed}")
+    run.progress(experiments.table_header(compare_with_paper=True))
+    rows = experiments.table1(*run.data(), epochs=epochs, seed=run.args.seed,
+                              on_report=lambda row: run.progress(
+                                  experiments.format_row(row, compare_with_paper=True)))
+    text = experiments.format_table(rows, compare_with_paper=True)
+    if run.args.quiet:
+        run.result(text)
+    return [run.write("table1.txt", text=text)]
+
+
+def reproduce_fig6(run):
+    from . import experiments, plots
+
+    epochs = run.epochs(80)
+    run.result(f"Figure 6: net53k {experiments.NET53K}, eta = 0.2, batch size 32: test cost and "
+               f"accuracy after each of {_epochs(epochs)}, seed {run.args.seed}")
+    run.progress(experiments.table_header())
+    rows = experiments.fig6(*run.data(), epochs=epochs, seed=run.args.seed,
+                            on_report=lambda row: run.progress(experiments.format_row(row)))
+    text = experiments.format_table(rows)
+    if run.args.quiet:
+        run.result(text)
+    def draw(path):
+        plots.plot_cost_and_accuracy(rows, path, title="net53k, eta = 0.2: test cost and accuracy")
+
+    return [run.write("fig6.png", draw), run.write("fig6.txt", text=text)]
+
+
+def _sweep_title(run, count):
+    backend = run.backend
+    where = (f"dask scheduler {backend.address}" if backend.address
+             else f"{backend.jobs} {backend.name} worker{'s' if backend.jobs > 1 else ''}")
+    return f"{count} runs on {where}"
+
+
+def reproduce_fig7(run):
+    from . import experiments, plots
+
+    epochs = run.epochs(30)
+    fractions = experiments.FIG7_FRACTIONS
+    run.result(f"Figure 7: net13k {experiments.NET13K}, eta = 3, batch size 32, {_epochs(epochs)}, "
+               f"seed {run.args.seed}, on parts of the training set ({_sweep_title(run, len(fractions))})")
+
+    def line(fraction, rows):
+        epoch, _, correct, total = rows[-1]
+        return f"{fraction:>5.0%} of the training set: {correct}/{total} after epoch {epoch}"
+
+    results = experiments.fig7(*run.data(), epochs=epochs, seed=run.args.seed, backend=run.backend,
+                               on_result=lambda fraction, rows: run.progress(line(fraction, rows)))
+    if run.args.quiet:
+        for fraction, rows in results.items():
+            run.result(line(fraction, rows))
+    text = "\n".join(f"{f:>5.0%}  {rows[-1][2]}/{rows[-1][3]}" for f, rows in results.items())
+
+    def draw(path):
+        plots.plot_accuracy_by_fraction(results, path,
+                                        title="net13k, eta = 3, on parts of the training set")
+
+    return [run.write("fig7.png", draw), run.write("fig7.txt", text="fraction  final accuracy\n" + text)]
+
+
+def reproduce_fig8(run):
+    from . import experiments, plots
+
+    epochs = run.epochs(30)
+    sizes = experiments.FIG8_SIZES
+    run.result(f"Figure 8: final test accuracy by network size, eta = 3, batch size 32, "
+               f"{_epochs(epochs)} each, seed {run.args.seed} ({_sweep_title(run, len(sizes))})")
+
+    def line(result):
+        layers, n_parameters, accuracy = result
+        return f"{str(layers):<20} {n_parameters:>7} parameters: {100 * accuracy:.2f}%"
+
+    results = experiments.fig8(*run.data(), epochs=epochs, seed=run.args.seed, backend=run.backend,
+                               on_result=lambda result: run.progress(line(result)))
+    if run.args.quiet:
+        for result in results:
+            run.result(line(result))
+    table = "\n".join(f"| {sizes} | {n} | {100 * acc:.2f}% |" for sizes, n, acc in results)
+    return [run.write("fig8.png", lambda path: plots.plot_accuracy_by_size(results, path)),
+            run.write("fig8.md", text="| layers | parameters | test accuracy |\n|---|---:|---:|\n"
+                      + table)]
+
+
+def reproduce_fig3(run):
+    from . import experiments, plots
+
+    run.result("Figure 3: ReLU, LeakyReLU (slope 0.1), logistic sigmoid and tanh, as the compiled "
+               "core computes them")
+    curves = experiments.fig3(leaky_slope=0.1)
+    return [run.write("fig3.png", lambda path: plots.plot_activations(curves, path, leaky_slope=0.1))]
+
+
+def reproduce_fig4(run):
+    from . import experiments, plots
+
+    image, label, index = experiments.fig4(run.data()[0])
+    title = f"MNIST training image {index} (label {label}), scaled to [0, 1]"
+    run.result(f"Figure 4: {title}")
+    return [run.write("fig4.png", lambda path: plots.plot_digit(image, label, path, title=title))]
+
+
+def reproduce_fig9(run):
+    from . import experiments, plots
+
+    emnist = _load(run.args, "emnist-balanced")
+    chosen = experiments.fig9(emnist.train, emnist.classes, seed=run.args.seed)
+    run.result(f"Figure 9: {len(chosen)} randomly selected EMNIST Balanced training images, seed "
+               f"{run.args.seed}: {''.join(character for _, character, _ in chosen)}")
+    return [run.write("fig9.png", lambda path: plots.plot_image_grid(
+        [c[0] for c in chosen], [c[1] for c in chosen], path,
+        title="Randomly selected EMNIST Balanced training images"))]
+
+
+# name -> function of a Reproduction that prints its results and returns the paths it wrote;
+# `reproduce all` runs them in this order (fig9 only when the EMNIST files are found).
+EXPERIMENTS = {"fig3": reproduce_fig3, "fig4": reproduce_fig4, "table1": reproduce_table1,
+               "fig6": reproduce_fig6, "fig7": reproduce_fig7, "fig8": reproduce_fig8,
+               "fig9": reproduce_fig9}
+FIGURES = {"fig3", "fig4", "fig6", "fig7", "fig8", "fig9"}  # experiments that draw with --out
+SWEEPS = {"fig7", "fig8"}           # experiments whose runs go to --backend
 
 
 def cmd_reproduce(args):
-    names = [args.experiment]
-    if args.experiment == "all":
-        names = ["fig3", "fig4", "table1", "fig6", "fig7", "fig8"]
-        if emnist_folder("balanced", args.data):
-            names.append("fig9")
-        else:
-            print("fig9 skipped: no EMNIST Balanced files in --data or $CYMLP_DATA", flush=True)
-    # fig3 needs no data, fig9 EMNIST's
-    train, test, _ = _load(args) if set(names) - {"fig3", "fig9"} else (None, None, None)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    plots = _plots() if any(n.startswith("fig") for n in names) else None
-    epochs = {} if args.epochs is None else {"epochs": args.epochs}
-    for name in names:
-        start = time.perf_counter()
-        if name in ("fig3", "fig4", "fig9"):
-            _draw_data_figure(name, args, out, plots, train)
-        elif name == "table1":
-            print("Table 1: net53k [784, 64, 32, 10], eta = 0.2, batch size 32\n", flush=True)
-            rows = experiments.table1(train, test, seed=args.seed, **epochs)
-            text = experiments.format_table(rows, compare_with_paper=True)
-            print("\n" + text)
-            (out / "table1.txt").write_text(text + "\n")
-        elif name == "fig6":
-            rows = experiments.fig6(train, test, seed=args.seed, verbose=False, **epochs)
-            plots.plot_cost_and_accuracy(rows, out / "fig6.png",
-                                         title="net53k, eta = 0.2: test cost and accuracy")
-            (out / "fig6.txt").write_text(experiments.format_table(rows) + "\n")
-        elif name == "fig7":
-            results = experiments.fig7(train, test, seed=args.seed, jobs=args.jobs, **epochs)
-            plots.plot_accuracy_by_fraction(results, out / "fig7.png",
-                                            title="net13k, eta = 3, on parts of the training set")
-            text = "\n".join(f"{f:>5.0%}  {rows[-1][2]}/{rows[-1][3]}" for f, rows in results.items())
-            (out / "fig7.txt").write_text("fraction  final accuracy\n" + text + "\n")
-        else:
-            results = experiments.fig8(train, test, seed=args.seed, jobs=args.jobs, **epochs)
-            plots.plot_accuracy_by_size(results, out / "fig8.png")
-            text = "\n".join(f"| {sizes} | {n} | {100 * acc:.2f}% |" for sizes, n, acc in results)
-            (out / "fig8.md").write_text("| layers | parameters | test accuracy |\n|---|---:|---:|\n"
-                                         + text + "\n")
-        print(f"{name}: done in {time.perf_counter() - start:.1f} s (output in {out})", flush=True)
+    from .datasets import emnist_folder
+    from .experiments import Backend
+
+    names = list(EXPERIMENTS) if args.experiment == "all" else [args.experiment]
+    skipped = None
+    if args.experiment == "all" and not emnist_folder("balanced", args.data):
+        names.remove("fig9")
+        skipped = "fig9 skipped: no EMNIST Balanced files in --data or $CYMLP_DATA"
+    out = _out_folder(args.out) if args.out else None
+    if out is not None and FIGURES.intersection(names):
+        _require_matplotlib("--out")
+    if set(names) - {"fig3", "fig9"}:  # fig3 needs no data, fig9 EMNIST's
+        _check_data(args)
+    backend = Backend.parse(args.backend, args.jobs)
+    run = Reproduction(args, out, backend)
+    if skipped:
+        run.progress(skipped)
+    with contextlib.ExitStack() as stack:
+        if SWEEPS.intersection(names):
+            # a dask cluster is started, or its scheduler reached, before any data is loaded
+            try:
+                stack.enter_context(backend)
+            except (OSError, ValueError) as error:  # no such scheduler, a malformed address
+                raise CommandError(f"--backend {args.backend}: {error}") from None
+        for name in names:
+            start = time.perf_counter()
+            written = [str(path) for path in EXPERIMENTS[name](run) if path is not None]
+            run.progress(f"{name}: done in {time.perf_counter() - start:.1f} s"
+                         + (f"; wrote {', '.join(written)}" if written else ""))
+            run.progress()
+    if out is None:
+        run.progress("Nothing was written: pass --out FOLDER to write the tables and figures.")
 
 
-def _draw_data_figure(name, args, out, plots, train):
-    """Figures 3, 4 and 9: the activations, an MNIST image, EMNIST images (nothing trained)."""
-    if name == "fig3":
-        plots.plot_activations(experiments.fig3(leaky_slope=0.1), out / "fig3.png", leaky_slope=0.1)
-    elif name == "fig4":
-        image, label, index = experiments.fig4(train)
-        plots.plot_digit(image, label, out / "fig4.png",
-                         title=f"MNIST training image {index} (label {label}), scaled to [0, 1]")
-    else:
-        emnist = _load(args, "emnist-balanced")
-        chosen = experiments.fig9(emnist.train, emnist.classes, seed=args.seed)
-        plots.plot_image_grid([c[0] for c in chosen], [c[1] for c in chosen], out / "fig9.png",
-                              title="Randomly selected EMNIST Balanced training images")
-
+# ---------------------------------------------------------------- bench
 
 def cmd_bench(args):
     from .bench import main as bench_main
 
+    if args.out:
+        _out_folder(args.out)
+    _check_data(args)
     bench_main(["--repeats", str(args.repeats)] + (["--data", args.data] if args.data else [])
-               + (["--quick"] if args.quick else []) + (["--out", args.out] if args.out else []))
+               + (["--quick"] if args.quick else []) + (["--out", args.out] if args.out else [])
+               + (["--quiet"] if args.quiet else []))
 
+
+# ---------------------------------------------------------------- the parser
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="cymlp", description=__doc__)
+    from ._mlp import ACTIVATIONS, COSTS, HIDDEN_ACTIVATIONS, INITS
+    from ._validation import GD_MODES
+    from .datasets import DATASETS
+    from .experiments import BACKENDS
+
+    parser = ArgumentParser(prog="cymlp", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"cymlp {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    def data_options(p):
+    def common_options(p):
         p.add_argument("--data", default=None,
-                       help="folder with the data set's IDX files (default: $CYMLP_DATA, then "
-                            "for MNIST the cache)")
+                       help="folder with the data set's IDX files (default: $CYMLP_DATA, then for "
+                            "MNIST the download cache)")
         p.add_argument("--no-download", action="store_true",
                        help="fail instead of downloading MNIST when the files are missing")
+        p.add_argument("-q", "--quiet", action="store_true",
+                       help="print only the results, at the end (no progress)")
 
-    train = commands.add_parser("train", help="train an MLP on MNIST (or --dataset) and print the paper's table")
+    train = commands.add_parser("train", help="train an MLP on MNIST (or --dataset), printing each "
+                                              "reported epoch")
     train.add_argument("--dataset", default="mnist", metavar="NAME",
                        help=f"one of {', '.join(DATASETS)} (default mnist); emnist-<split> reads "
                             f"the EMNIST files in --data, idx any folder (--data) holding four "
@@ -179,55 +546,70 @@ def build_parser():
     train.add_argument("--layers", type=_layers, default=None,
                        help="layer sizes (default: the data's inputs,64,32,its classes: "
                             "784,64,32,10 for MNIST, 784,64,32,47 for emnist-balanced)")
-    train.add_argument("--lr", type=_positive(float), default=0.2, help="learning rate (default 0.2)")
-    train.add_argument("--batch-size", type=_positive(int), default=32, help="mini-batch size (default 32)")
-    train.add_argument("--epochs", type=_positive(int), default=160, help="epochs (default 160)")
+    train.add_argument("--lr", type=float, default=0.2, help="learning rate (default 0.2)")
+    train.add_argument("--batch-size", type=int, default=32, help="mini-batch size (default 32)")
+    train.add_argument("--epochs", type=int, default=160, help="epochs (default 160)")
     train.add_argument("--gd", choices=GD_MODES, default="mini-batch")
-    train.add_argument("--interval", type=_positive(int), default=10, help="report every N epochs (default 10)")
+    train.add_argument("--interval", type=int, default=10, help="report every N epochs (default 10)")
     train.add_argument("--activation", choices=HIDDEN_ACTIVATIONS,
                        default="sigmoid", help="hidden-layer activation (default sigmoid)")
-    train.add_argument("--output-activation", default="sigmoid",
-                       choices=list(ACTIVATIONS))
+    train.add_argument("--output-activation", default="sigmoid", choices=list(ACTIVATIONS))
     train.add_argument("--cost", choices=list(COSTS), default="quadratic")
     train.add_argument("--init", choices=INITS, default="normal")
-    train.add_argument("--l2", type=float, default=0.0, help="L2 weight decay lambda (default 0)")
-    train.add_argument("--momentum", type=float, default=0.0, help="momentum mu (default 0)")
-    train.add_argument("--patience", type=_positive(int), default=None,
+    train.add_argument("--l2", type=float, default=0.0, help="L2 weight decay lambda >= 0 (default 0)")
+    train.add_argument("--momentum", type=float, default=0.0, help="momentum mu in [0, 1) (default 0)")
+    train.add_argument("--patience", type=int, default=None,
                        help="stop after N reports without improvement, keep the best weights")
     train.add_argument("--seed", type=int, default=None, help="random seed (default: fresh)")
-    train.add_argument("--save", default=None, help="save the trained model to this .npz file")
-    train.add_argument("--plot", default=None, help="also draw cost and accuracy to this PNG")
-    data_options(train)
+    train.add_argument("--save", default=None,
+                       help="save the trained model to this file (.npz is appended if missing)")
+    train.add_argument("--plot", default=None,
+                       help="draw test cost and accuracy to this image (.png, .pdf, .svg, ...)")
+    common_options(train)
 
     reproduce = commands.add_parser("reproduce", help="reproduce the paper's experiments")
-    reproduce.add_argument("experiment",
-                           choices=["table1", "fig3", "fig4", "fig6", "fig7", "fig8", "fig9", "all"],
+    reproduce.add_argument("experiment", choices=[*EXPERIMENTS, "all"],
                            help="fig9 needs the EMNIST Balanced files in --data or $CYMLP_DATA")
-    reproduce.add_argument("--out", default=".", help="folder for tables and PNGs (default .)")
-    reproduce.add_argument("--epochs", type=_positive(int), default=None,
+    reproduce.add_argument("--out", default=None,
+                           help="write tables and figures to this folder (default: print only)")
+    reproduce.add_argument("--epochs", type=int, default=None,
                            help="override the paper's epochs (160, 80, 30, 30)")
-    reproduce.add_argument("--jobs", type=int, default=1, help="parallel runs in a sweep (joblib)")
+    reproduce.add_argument("--jobs", type=int, default=1,
+                           help="runs of a sweep at once (fig7, fig8; default 1)")
+    reproduce.add_argument("--backend", type=_backend, default="threading",
+                           help=f"where a sweep's runs go: {', '.join(BACKENDS)} (a local cluster of "
+                                f"--jobs workers) or dask=SCHEDULER_ADDRESS (default threading)")
     reproduce.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    data_options(reproduce)
+    common_options(reproduce)
 
     bench = commands.add_parser("bench", help="seconds per epoch of net53k: cymlp vs NumPy")
-    bench.add_argument("--repeats", type=_positive(int), default=5)
+    bench.add_argument("--repeats", type=int, default=5)
     bench.add_argument("--quick", action="store_true", help="batch 32 only, 3 repeats")
     bench.add_argument("--out", default=None, help="write bench.json/.md/.png to this folder")
-    data_options(bench)
+    common_options(bench)
     return parser
 
 
+COMMANDS = {"train": cmd_train, "reproduce": cmd_reproduce, "bench": cmd_bench}
+
+
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    """Run the command line; returns the exit status (0, 2 for a user error, 130 for Ctrl-C)."""
+    prog = "cymlp"
     try:
-        {"train": cmd_train, "reproduce": cmd_reproduce, "bench": cmd_bench}[args.command](args)
+        args = build_parser().parse_args(argv)
+        prog = f"cymlp {args.command}"
+        _check_ranges(args)
+        COMMANDS[args.command](args)
     except CommandError as error:
-        print(f"cymlp: error: {error}", file=sys.stderr)
+        print(f"{prog}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("cymlp: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `cymlp ... | head`: the reader has gone, nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # (for the exit's flush)
+        return 1
     return 0
 
 

@@ -22,6 +22,8 @@ Usage: cymlp bench [--quick], or python benchmarks/bench_epoch.py [options].
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import platform
@@ -365,10 +367,12 @@ def main(argv=None):
     parser.add_argument("--no-peers", action="store_true", help="cymlp and NumPy only")
     parser.add_argument("--quick", action="store_true", help="batch 32 only, 3 repeats, no paper loop")
     parser.add_argument("--out", default=None, help="write bench.json, bench.md, bench.png here")
+    parser.add_argument("--quiet", action="store_true", help="print the results only, no progress")
     args = parser.parse_args(argv)
     batch_sizes = (32,) if args.quick else tuple(int(b) for b in args.batch_sizes.split(","))
-    rows, memory = run(args.data, 3 if args.quick else args.repeats, batch_sizes,
-                       tuple(int(t) for t in args.threads.split(",")), not args.no_peers, args.quick)
+    with contextlib.redirect_stdout(io.StringIO()) if args.quiet else contextlib.nullcontext():
+        rows, memory = run(args.data, 3 if args.quick else args.repeats, batch_sizes,
+                           tuple(int(t) for t in args.threads.split(",")), not args.no_peers, args.quick)
     info = machine()
     text = markdown(rows, memory, info)
     print("\n" + text)

@@ -1,11 +1,17 @@
 """The paper's experiments (section 2): Table 1, Figures 3, 4 and 6-9, other data sets.
 
-Each training experiment trains from a seed and returns plain rows of
+Each experiment trains from a seed and returns plain rows of
 ``(epoch, mse, correct, total)`` that include the untrained network as
-epoch 0. Independent runs of a sweep go through joblib (threads are enough:
-the compiled core releases the GIL), so ``jobs`` runs them in parallel and
-joblib's other backends (dask, ...) can scale a sweep out. Figures 3, 4
-and 9 train nothing: their functions return what the figures draw.
+epoch 0. ``on_report`` callbacks receive each row as it is computed.
+
+The runs of a sweep (Figures 7 and 8) are independent: each is a call of a
+module-level task, ``fig7_run`` or ``fig8_run``, that takes the data as
+arguments, so a :class:`Backend` can run them in threads (the compiled core
+releases the GIL), in joblib's loky processes (which receive the data once,
+as a memory map) or on a dask cluster (which receives it once, scattered to
+every worker). The results do not depend on the backend, bit for bit.
+
+Figures 3, 4 and 9 train nothing: their functions return what the figures draw.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ NET13K = [784, 16, 10, 10]
 FIG7_FRACTIONS = (0.01, 0.10, 0.25, 0.50, 0.75, 1.00)
 FIG8_SIZES = ([784, 10], [784, 16, 10], [784, 16, 10, 10], [784, 32, 16, 10],
               [784, 64, 32, 10], [784, 128, 64, 10], [784, 256, 128, 10])
+BACKENDS = ("threading", "loky", "dask")
 
 # The paper's Table 1: net53k, eta = 0.2, batch 32 (epoch: (MSE, correct of 10,000)).
 PAPER_TABLE1 = {
@@ -31,80 +38,230 @@ PAPER_TABLE1 = {
 }
 
 
+class _ReportingMLP(MLP):
+    """An MLP that hands each reported epoch, as a row, to ``on_report`` when it is computed."""
+
+    def __init__(self, *args, on_report, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._on_report = on_report
+
+    def _report(self, *args, **kwargs):
+        record = super()._report(*args, **kwargs)
+        self._on_report((record.epoch, record.mse, record.correct, record.total))
+        return record
+
+
 def training_run(layers, train, test, learning_rate, epochs, gd="mini-batch", batch_size=32,
-                 seed=0, interval=1, verbose=False, model_options=None, **train_options):
+                 seed=0, interval=1, on_report=None, verbose=False, model_options=None,
+                 **train_options):
     """Train one network; returns ``(net, rows)`` with rows from epoch 0 on.
 
-    ``model_options`` go to :class:`MLP` (activation, cost, ...), the other
-    keywords to :meth:`MLP.train` (l2, momentum, patience).
+    ``on_report(row)`` is called with each row as soon as it is computed;
+    ``verbose`` prints :meth:`MLP.train`'s line for each. ``model_options`` go
+    to :class:`MLP` (activation, cost, ...), the other keywords to
+    :meth:`MLP.train` (l2, momentum, patience).
     """
-    net = MLP(layers, seed=seed, **(model_options or {}))
+    rows = []
+
+    def report(row):
+        rows.append(row)
+        if on_report is not None:
+            on_report(row)
+
+    net = _ReportingMLP(layers, seed=seed, on_report=report, **(model_options or {}))
     # epoch 0 scored as train reports the others: one forward pass for accuracy and MSE
-    untrained = net._report(0, 0.0, as_dataset("test_data", test, layers[0], layers[-1], net.dtype),
-                            verbose)
-    history = net.train(train, gd=gd, batch_size=batch_size, learning_rate=learning_rate, epochs=epochs,
-                        test_data=test, interval=interval, verbose=verbose, **train_options)
-    return net, [(r.epoch, r.mse, r.correct, r.total) for r in [untrained, *history]]
+    net._report(0, 0.0, as_dataset("test_data", test, layers[0], layers[-1], net.dtype), verbose)
+    net.train(train, gd=gd, batch_size=batch_size, learning_rate=learning_rate, epochs=epochs,
+              test_data=test, interval=interval, verbose=verbose, **train_options)
+    return net, rows
 
 
-def table1(train, test, epochs=160, seed=0, verbose=True):
+def table1(train, test, epochs=160, seed=0, on_report=None):
     """net53k, eta 0.2, batch 32, a row every 10 epochs (the paper's Table 1)."""
-    return training_run(NET53K, train, test, 0.2, epochs, seed=seed, interval=10, verbose=verbose)[1]
+    return training_run(NET53K, train, test, 0.2, epochs, seed=seed, interval=10,
+                        on_report=on_report)[1]
 
 
-def fig6(train, test, epochs=80, seed=0, verbose=True):
+def fig6(train, test, epochs=80, seed=0, on_report=None):
     """net53k, eta 0.2, batch 32, test cost and accuracy after every epoch (Figure 6)."""
-    return training_run(NET53K, train, test, 0.2, epochs, seed=seed, interval=1, verbose=verbose)[1]
+    return training_run(NET53K, train, test, 0.2, epochs, seed=seed, interval=1,
+                        on_report=on_report)[1]
 
 
-def _parallel(jobs, tasks):
-    from joblib import Parallel, delayed
+# ---------------------------------------------------------------- sweeps (Figures 7 and 8)
 
-    return Parallel(n_jobs=jobs, prefer="threads")(delayed(f)(*args) for f, *args in tasks)
+def fig7_run(train, test, fraction, epochs=30, seed=0):
+    """One run of Figure 7: net13k, eta 3, batch 32 on a reproducible ``fraction`` of ``train``.
+
+    Returns its rows from epoch 0 on.
+    """
+    part = subset(*train, fraction, seed=seed)
+    return training_run(NET13K, part, test, 3.0, epochs, seed=seed)[1]
 
 
-def fig7(train, test, epochs=30, fractions=FIG7_FRACTIONS, seed=0, jobs=1):
+def fig8_run(train, test, layers, epochs=30, learning_rate=3.0, seed=0):
+    """One run of Figure 8: ``(layers, n_parameters, final test accuracy)`` after ``epochs``."""
+    net, rows = training_run(layers, train, test, learning_rate, epochs, seed=seed, interval=epochs)
+    return list(layers), net.n_parameters, rows[-1][2] / rows[-1][3]
+
+
+def fig7(train, test, epochs=30, fractions=FIG7_FRACTIONS, seed=0, backend="threading", jobs=1,
+         on_result=None):
     """net13k, eta 3, batch 32, trained on fractions of the training set (Figure 7).
 
-    Returns ``{fraction: rows}``; each subset is drawn reproducibly from ``seed``.
+    Returns ``{fraction: rows}``; each subset is drawn reproducibly from
+    ``seed``. ``backend``, ``jobs`` and ``on_result(fraction, rows)``: see :func:`sweep`.
     """
-    def run(fraction):
-        part = subset(*train, fraction, seed=seed)
-        rows = training_run(NET13K, part, test, 3.0, epochs, seed=seed)[1]
-        print(f"fig7: {fraction:.0%} of the training set ({len(part[0])} images): "
-              f"{rows[-1][2]}/{rows[-1][3]}", flush=True)
-        return rows
+    def pass_on(setting, rows):
+        on_result(setting["fraction"], rows)
 
-    return dict(zip(fractions, _parallel(jobs, [(run, f) for f in fractions])))
+    settings = [{"fraction": f, "epochs": epochs, "seed": seed} for f in fractions]
+    results = sweep(fig7_run, train, test, settings, backend, jobs, pass_on if on_result else None)
+    return dict(zip(fractions, results))
 
 
-def fig8(train, test, epochs=30, sizes=FIG8_SIZES, learning_rate=3.0, seed=0, jobs=1):
+def fig8(train, test, epochs=30, sizes=FIG8_SIZES, learning_rate=3.0, seed=0, backend="threading",
+         jobs=1, on_result=None):
     """Final test accuracy of networks of several sizes (Figure 8).
 
-    Returns ``[(layer_sizes, n_parameters, accuracy)]``; every network is
-    trained with eta 3 and batch 32 for ``epochs`` epochs.
+    Returns ``[(layer_sizes, n_parameters, accuracy)]`` in the order of
+    ``sizes``; every network is trained with eta 3 and batch 32 for ``epochs``
+    epochs. ``backend``, ``jobs`` and ``on_result(result)``: see :func:`sweep`.
     """
-    def run(layers):
-        net, rows = training_run(layers, train, test, learning_rate, epochs, seed=seed,
-                                 interval=epochs)
-        print(f"fig8: {layers}: {net.n_parameters} parameters, {rows[-1][2]}/{rows[-1][3]}", flush=True)
-        return list(layers), net.n_parameters, rows[-1][2] / rows[-1][3]
+    def pass_on(setting, result):
+        on_result(result)
 
-    return _parallel(jobs, [(run, s) for s in sizes])
+    settings = [{"layers": list(s), "epochs": epochs, "learning_rate": learning_rate, "seed": seed}
+                for s in sizes]
+    return sweep(fig8_run, train, test, settings, backend, jobs, pass_on if on_result else None)
+
+
+def sweep(task, train, test, settings, backend="threading", jobs=1, on_result=None):
+    """``[task(train, test, **setting) for setting in settings]``, the calls run in parallel.
+
+    ``backend`` is a :class:`Backend`, already open, or its name (``"threading"``,
+    ``"loky"``, ``"dask"`` for a local dask cluster of ``jobs`` workers, or
+    ``"dask=SCHEDULER_ADDRESS"``); ``jobs`` is the number of runs at once
+    (for a named backend). ``on_result(setting, result)`` is called in this
+    process as each result arrives, in the order they finish. ``task`` must be
+    a module-level function, so that process backends pickle it by reference.
+    """
+    if isinstance(backend, str):
+        with Backend.parse(backend, jobs) as opened:
+            return sweep(task, train, test, settings, opened, on_result=on_result)
+    results = [None] * len(settings)
+    for index, result in backend.run_unordered(task, train, test, settings):
+        results[index] = result
+        if on_result is not None:
+            on_result(settings[index], result)
+    return results
+
+
+def _indexed_call(index, task, train, test, setting):
+    """``(index, task(train, test, **setting))``: a sweep's unit of work, picklable by reference."""
+    return index, task(train, test, **setting)
+
+
+class Backend:
+    """Where the runs of a sweep go: joblib threads or loky processes, or a dask cluster.
+
+    ``Backend("dask")`` starts a local dask cluster of ``jobs`` single-threaded
+    worker processes; ``Backend("dask", address="tcp://host:8786")`` connects
+    to a running scheduler (its workers need cymlp installed). Use it as a
+    context manager: the cluster or connection lives as long as the block.
+    """
+
+    def __init__(self, name="threading", jobs=1, address=None):
+        if name not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {name!r}")
+        if address is not None and name != "dask":
+            raise ValueError(f"only the dask backend takes a scheduler address; got {name}={address}")
+        if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+            raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
+        self.name, self.jobs, self.address = name, jobs, address
+        self._client = self._cluster = None
+
+    @classmethod
+    def parse(cls, text, jobs=1):
+        """A backend from its command-line form: ``loky``, ``threading``, ``dask`` or ``dask=ADDRESS``."""
+        name, has_address, address = text.partition("=")
+        if has_address and not address:
+            raise ValueError(f"expected dask=SCHEDULER_ADDRESS such as dask=tcp://host:8786, got {text!r}")
+        return cls(name, jobs, address or None)
+
+    def __repr__(self):
+        return f"Backend({self.name!r}, jobs={self.jobs}, address={self.address!r})"
+
+    def __enter__(self):
+        if self.name == "dask":
+            from dask.distributed import Client, LocalCluster
+
+            if self.address is None:
+                # one single-threaded worker process per job; its web pages on any free port
+                self._cluster = LocalCluster(n_workers=self.jobs, threads_per_worker=1, processes=True,
+                                             dashboard_address=":0")
+            try:
+                self._client = Client(self._cluster or self.address)
+            except BaseException:
+                if self._cluster is not None:
+                    self._cluster.close()
+                raise
+        return self
+
+    def __exit__(self, *exc_info):
+        for resource in (self._client, self._cluster):
+            if resource is not None:
+                resource.close()
+        self._client = self._cluster = None
+
+    def run_unordered(self, task, train, test, settings):
+        """Yield ``(index, task(train, test, **settings[index]))`` as each run finishes."""
+        if self.name == "dask":
+            yield from self._run_on_dask(task, train, test, settings)
+            return
+        from joblib import Parallel, delayed
+
+        # loky: arrays over 1 MB travel to the workers once, as memory maps, not with every task
+        parallel = Parallel(n_jobs=self.jobs, backend=self.name, return_as="generator_unordered")
+        yield from parallel(delayed(_indexed_call)(i, task, train, test, setting)
+                            for i, setting in enumerate(settings))
+
+    def _run_on_dask(self, task, train, test, settings):
+        from dask.distributed import as_completed
+
+        if self._client is None:
+            raise RuntimeError("open the dask backend first: with Backend('dask', ...) as backend: ...")
+        # every worker holds one copy of the data; each task sends only references to it.
+        # (Keys of its own, not of the content: a key shared with the last sweep's data,
+        # still being released, would cancel this sweep's tasks.)
+        train, test = self._client.scatter([train, test], broadcast=True, hash=False)
+        futures = [self._client.submit(_indexed_call, i, task, train, test, setting, pure=False)
+                   for i, setting in enumerate(settings)]
+        for future in as_completed(futures):
+            yield future.result()
+
+
+def format_row(row, compare_with_paper=False):
+    """One row of (epoch, mse, correct, total) as a line of :func:`format_table`."""
+    epoch, mse, correct, total = row
+    line = f"{epoch:>5}  {mse:>7.4f}  {f'{correct}/{total}':>11}"
+    if compare_with_paper:
+        paper = PAPER_TABLE1.get(epoch)
+        line += (f"   |        {paper[0]:>7.4f}  {f'{paper[1]}/10000':>11}" if paper
+                 else f"   |        {'-':>7}  {'-':>11}")
+    return line
+
+
+def table_header(compare_with_paper=False):
+    """The header line of :func:`format_table`."""
+    return (f"{'Epoch':>5}  {'MSE':>7}  {'Accuracy':>11}"
+            + (f"   | paper: {'MSE':>7}  {'Accuracy':>11}" if compare_with_paper else ""))
 
 
 def format_table(rows, compare_with_paper=False):
     """Rows of (epoch, mse, correct, total) as the paper's Table 1, optionally beside it."""
-    lines = [f"{'Epoch':>5}  {'MSE':>7}  {'Accuracy':>11}"
-             + (f"   | paper: {'MSE':>7}  {'Accuracy':>11}" if compare_with_paper else "")]
-    for epoch, mse, correct, total in rows:
-        line = f"{epoch:>5}  {mse:>7.4f}  {f'{correct}/{total}':>11}"
-        if compare_with_paper:
-            paper = PAPER_TABLE1.get(epoch)
-            line += (f"   |        {paper[0]:>7.4f}  {f'{paper[1]}/10000':>11}" if paper
-                     else f"   |        {'-':>7}  {'-':>11}")
-        lines.append(line)
-    return "\n".join(lines)
+    return "\n".join([table_header(compare_with_paper)]
+                     + [format_row(row, compare_with_paper) for row in rows])
 
 
 # ---------------------------------------------------------------- Figures 3, 4, 9 and other data sets
