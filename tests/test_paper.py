@@ -4,7 +4,7 @@ import gzip
 
 import numpy as np
 import pytest
-from test_cli import cymlp, is_png
+from test_cli import cymlp, is_image as is_png
 from test_datasets import idx_bytes, write_emnist
 
 from cymlp import experiments
@@ -180,7 +180,7 @@ def test_layers_for_sizes_the_output_layer_from_the_data(emnist_dir):
     assert experiments.layers_for(data, [784, 100, 47]) == [784, 100, 47]
     with pytest.raises(ValueError, match="the output layer must have 47 units"):
         experiments.layers_for(data, [784, 64, 32, 10])
-    with pytest.raises(ValueError, match="start with 785 inputs but the data has 784"):
+    with pytest.raises(ValueError, match="the input layer must have 784 units"):
         experiments.layers_for(data, [785, 47])
 
 

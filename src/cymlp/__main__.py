@@ -100,19 +100,16 @@ def _check_model(args):
 def _check_against_data(args, data):
     """What needs the data's shape: the input and output widths, the batch size. Returns the
     layer sizes: --layers, or the data's inputs, 64, 32 and its classes."""
-    X = data.train[0]
-    if args.layers is None:
-        layers = [X.shape[1], 64, 32, len(data.classes)]
-    else:
-        layers, text = args.layers, ",".join(map(str, args.layers))
-        if layers[0] != X.shape[1]:
-            raise CommandError(f"--layers {text}: the input layer must have {X.shape[1]} units, one "
-                               f"per pixel of an image ({args.dataset}); got {layers[0]}")
-        if layers[-1] != len(data.classes):
-            raise CommandError(f"--layers {text}: the output layer must have {len(data.classes)} "
-                               f"units, one per class ({args.dataset}); got {layers[-1]}")
-    if args.gd == "mini-batch" and args.batch_size > len(X):
-        raise CommandError(f"--batch-size {args.batch_size}: larger than the {len(X)} training images")
+    from .experiments import layers_for
+
+    try:
+        layers = layers_for(data, args.layers)
+    except ValueError as error:
+        raise CommandError(f"--layers {','.join(map(str, args.layers))}: {error} "
+                           f"({args.dataset})") from None
+    n = len(data.train[0])
+    if args.gd == "mini-batch" and args.batch_size > n:
+        raise CommandError(f"--batch-size {args.batch_size}: larger than the {n} training images")
     return layers
 
 

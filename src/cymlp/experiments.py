@@ -345,9 +345,9 @@ def layers_for(data, layers=None, hidden=(64, 32)):
         return [n_in, *hidden, n_classes]
     layers = list(layers)
     if layers[0] != n_in:
-        raise ValueError(f"layers start with {layers[0]} inputs but the data has {n_in} "
-                         f"features per image")
+        raise ValueError(f"the input layer must have {n_in} units, one per pixel of an image; "
+                         f"got {layers[0]}")
     if layers[-1] != n_classes:
-        raise ValueError(f"layers end with {layers[-1]} output units but the data has "
-                         f"{n_classes} classes: make the last size {n_classes}")
+        raise ValueError(f"the output layer must have {n_classes} units, one per class; "
+                         f"got {layers[-1]}")
     return layers
