@@ -26,6 +26,7 @@ from ._validation import (
     check_parameters,
     check_positive_float,
     scale_pixels,
+    stratified_split,
 )
 
 # Training or test data: a tuple (X, Y) of arrays, or a sequence of (x, y) pairs.
@@ -67,7 +68,9 @@ class EpochRecord:
 
     ``epoch`` counts completed epochs (1-based); ``mse``, ``correct`` and
     ``total`` describe the test data (None without test data); ``seconds`` is
-    the training time since ``train`` started, evaluation excluded.
+    the training time since ``train`` started, evaluation excluded;
+    ``val_mse``, ``val_correct`` and ``val_total`` describe the validation data
+    (None without it).
     """
 
     epoch: int
@@ -75,20 +78,32 @@ class EpochRecord:
     correct: int | None
     total: int | None
     seconds: float
+    val_mse: float | None = None
+    val_correct: int | None = None
+    val_total: int | None = None
 
     @property
     def accuracy(self) -> float | None:
+        """Test accuracy in [0, 1] (None without test data)."""
         return None if self.total is None else self.correct / self.total
+
+    @property
+    def val_accuracy(self) -> float | None:
+        """Validation accuracy in [0, 1] (None without validation data)."""
+        return None if self.val_total is None else self.val_correct / self.val_total
 
 
 class History(list):
     """The list of :class:`EpochRecord` returned by :meth:`MLP.train`.
 
-    ``best_epoch`` is the reported epoch with the highest test accuracy (None
-    without test data); with ``patience``, the model keeps that epoch's weights.
+    ``best_epoch`` is the reported epoch with the highest validation accuracy,
+    or test accuracy without validation data (None with neither); with
+    ``patience``, the model keeps that epoch's weights. ``watched`` says which
+    ("validation", "test" or None).
     """
 
     best_epoch = None
+    watched = None
 
     def plot(self, path: str | os.PathLike, title: str | None = None):
         """Draw test cost (MSE) and accuracy against epochs, as the paper's Figure 6.
@@ -207,7 +222,8 @@ class MLP:
               learning_rate: float = 0.1, epochs: int = 250, test_data: Dataset | None = None,
               interval: int | None = None, verbose: bool = True, l2: float = 0.0,
               momentum: float = 0.0, patience: int | None = None,
-              n_threads: int | None = None) -> History:
+              n_threads: int | None = None, validation_data: Dataset | None = None,
+              validation_fraction: float | None = None) -> History:
         """Train with gradient descent (the paper's Algorithm 2), in place.
 
         Parameters
@@ -242,13 +258,22 @@ class MLP:
             Classical momentum mu in [0, 1): ``v <- mu v - eta * gradient; w <- w + v``.
         patience : int, optional
             Early stopping (the paper's "until the network's performance stops
-            improving"): stop once the test accuracy has not improved for
-            ``patience`` reported epochs, and keep the best weights seen.
+            improving"): stop once the validation accuracy (the test accuracy
+            when there is no validation data) has not improved for ``patience``
+            reported epochs, and keep the best weights seen.
         n_threads : int, optional
             Threads sharing each mini-batch: 1 or 2 (default: 2 if two cores
             are available, the core was built with OpenMP and batches hold 32
             examples or more; smaller batches are faster on one thread). The
             result does not depend on it, bit for bit.
+        validation_data : same forms as training_data, optional
+            Held-out data evaluated after every reported epoch (``val_*`` in
+            the history); ``patience`` watches it instead of the test data.
+        validation_fraction : float in (0, 1), optional
+            Hold out this fraction of the training data as validation data
+            instead: ``round(fraction * n_c)`` examples of each class c, drawn
+            by the model's generator (reproducible with the seed). The held-out
+            rows are not trained on; the kept rows are copied once.
 
         Returns
         -------
@@ -273,6 +298,21 @@ class MLP:
         learning_rate = check_positive_float("learning_rate", learning_rate)
         epochs = check_int("epochs", epochs, minimum=1)
         X, labels = as_dataset("training_data", training_data, n_in, n_out, self.dtype)
+        validation = None
+        if validation_data is not None and validation_fraction is not None:
+            raise ValueError("give validation_data or validation_fraction, not both")
+        if validation_data is not None:
+            validation = as_dataset("validation_data", validation_data, n_in, n_out, self.dtype)
+        elif validation_fraction is not None:
+            fraction = check_fraction("validation_fraction", validation_fraction, below_one=True)
+            if fraction == 0:
+                raise ValueError("validation_fraction must be in (0, 1), got 0.0")
+            kept, held = stratified_split(labels, fraction, self._rng)
+            if kept.size == 0:
+                raise ValueError(f"validation_fraction={fraction} leaves no training data "
+                                 f"out of {X.shape[0]} examples")
+            validation = (X[held], labels[held])
+            X, labels = X[kept], labels[kept]
         n = X.shape[0]
         if gd == "mini-batch":
             batch_size = check_int("batch_size", batch_size, minimum=1)
@@ -291,8 +331,9 @@ class MLP:
         momentum = check_fraction("momentum", momentum, below_one=True)
         if patience is not None:
             patience = check_int("patience", patience, minimum=1)
-            if test is None:
-                raise ValueError("patience (early stopping) needs test_data to watch")
+            if test is None and validation is None:
+                raise ValueError("patience (early stopping) needs validation_data, "
+                                 "validation_fraction or test_data to watch")
         if n_threads is None:
             n_threads = default_threads(batch_size)
         n_threads = check_int("n_threads", n_threads, minimum=1)
@@ -305,17 +346,19 @@ class MLP:
             with threadpool_limits(limits=1, user_api="blas"):
                 return self._train_loop(X, labels, gd, batch_size, learning_rate, epochs,
                                         test, interval, verbose, l2, momentum, patience,
-                                        n_threads)
+                                        n_threads, validation)
         finally:
             self._training.release()
 
     def _train_loop(self, X, labels, gd, batch_size, learning_rate, epochs, test,
-                    interval, verbose, l2, momentum, patience, n_threads):
+                    interval, verbose, l2, momentum, patience, n_threads, validation=None):
         n = X.shape[0]
         core = self._network(batch_size, momentum=momentum > 0)
         flops_per_batch = 6 * batch_size * sum(W.size for W in self.weights)
         check_every = max(1, int(_FLOPS_PER_SIGNAL_CHECK // flops_per_batch))
         history = History()
+        history.watched = ("validation" if validation is not None
+                           else "test" if test is not None else None)
         seconds = 0.0
         # Which input columns each row has non-zero: the core then finds a batch's active
         # columns from a few words a row. One pass over X per call; not for a memmap,
@@ -343,10 +386,11 @@ class MLP:
                     f"keeps the weights from before epoch {epoch}."
                 )
             if epoch % interval == 0 or epoch == epochs:
-                record = self._report(epoch, seconds, test, verbose)
+                record = self._report(epoch, seconds, test, verbose, validation)
                 history.append(record)
-                if test is not None and (best is None or record.correct > best[0]):
-                    best = (record.correct, epoch, self._parameters() if patience else None)
+                score = record.val_correct if validation is not None else record.correct
+                if score is not None and (best is None or score > best[0]):
+                    best = (score, epoch, self._parameters() if patience else None)
                 if patience and epoch - best[1] >= patience * interval:
                     if verbose:
                         print(f"No improvement for {patience} reports: stopping, keeping the "
@@ -365,18 +409,28 @@ class MLP:
         for mine, saved in zip(self.weights + self.biases, parameters):
             mine[...] = saved
 
-    def _report(self, epoch, seconds, test, verbose):
-        if test is None:
-            if verbose:
-                print(f"Epoch {epoch}: {seconds:.2f} s", flush=True)
-            return EpochRecord(epoch, None, None, None, seconds)
-        X, labels = test
+    def _scores(self, data):
+        """(Evaluation, mean squared error) of the model on validated (X, labels)."""
+        X, labels = data
         outputs = self._forward(X)
-        result = self._evaluation(outputs, labels)
-        mse = float(np.mean(self._mse(outputs, labels)))
+        return self._evaluation(outputs, labels), float(np.mean(self._mse(outputs, labels)))
+
+    def _report(self, epoch, seconds, test, verbose, validation=None):
+        line, fields = f"Epoch {epoch}:", {}
+        if test is None:
+            line += f" {seconds:.2f} s"
+            fields.update(mse=None, correct=None, total=None)
+        else:
+            result, mse = self._scores(test)
+            line += f" {result} MSE: {mse:.4f}"
+            fields.update(mse=mse, correct=result.correct, total=result.total)
+        if validation is not None:
+            result, mse = self._scores(validation)
+            line += f" | validation {result} MSE: {mse:.4f}"
+            fields.update(val_mse=mse, val_correct=result.correct, val_total=result.total)
         if verbose:
-            print(f"Epoch {epoch}: {result} MSE: {mse:.4f}", flush=True)
-        return EpochRecord(epoch, mse, result.correct, result.total, seconds)
+            print(line, flush=True)
+        return EpochRecord(epoch, seconds=seconds, **fields)
 
     # ------------------------------------------------------------------ inference
 
