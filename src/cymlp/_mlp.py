@@ -14,6 +14,7 @@ from numpy.typing import ArrayLike, DTypeLike
 from threadpoolctl import threadpool_limits
 
 from . import _core
+from ._threads import CPUS, default_threads
 from ._validation import (
     as_dataset,
     as_example,
@@ -38,6 +39,58 @@ HIDDEN_ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu")
 COSTS = {"quadratic": 0, "cross_entropy": 1}
 INITS = ("normal", "xavier", "he", "scaled_normal")
 SAVE_FORMAT_VERSION = 1
+
+@dataclass(frozen=True)
+class TrainingOptions:
+    """The options of one :meth:`MLP.train` call, validated once (``TrainingOptions.check``).
+
+    ``batch_size`` is the rows per step whatever ``gd`` says (the whole set for
+    "batch", 1 for "sgd"); ``n_threads`` is the most threads the core may use
+    (it uses fewer while other trainings in the process hold the cores).
+    """
+
+    gd: str
+    batch_size: int
+    learning_rate: float
+    epochs: int
+    interval: int
+    verbose: bool
+    l2: float
+    momentum: float
+    patience: int | None
+    n_threads: int
+
+    @classmethod
+    def check(cls, n, has_watch, gd="mini-batch", batch_size=32, learning_rate=0.1, epochs=250,
+              interval=None, verbose=True, l2=0.0, momentum=0.0, patience=None, n_threads=None):
+        """Validate train's arguments for ``n`` training rows; ValueError names the bad one."""
+        gd = check_gd(gd)
+        learning_rate = check_positive_float("learning_rate", learning_rate)
+        epochs = check_int("epochs", epochs, minimum=1)
+        if gd == "mini-batch":
+            batch_size = check_int("batch_size", batch_size, minimum=1)
+            if batch_size > n:
+                raise ValueError(
+                    f"batch_size={batch_size} is larger than the {n} training examples"
+                )
+        else:
+            batch_size = n if gd == "batch" else 1
+        if interval is None:
+            interval = epochs // 100 if epochs >= 100 else 5
+        interval = check_int("interval", interval, minimum=1)
+        l2 = 0.0 if l2 == 0 else check_positive_float("l2", l2)
+        momentum = check_fraction("momentum", momentum, below_one=True)
+        if patience is not None:
+            patience = check_int("patience", patience, minimum=1)
+            if not has_watch:
+                raise ValueError("patience (early stopping) needs test_data, validation_data "
+                                 "or validation_fraction to watch")
+        if n_threads is None:
+            n_threads = default_threads(batch_size)
+        n_threads = check_int("n_threads", n_threads, minimum=1)
+        return cls(gd, batch_size, float(learning_rate), epochs, interval, bool(verbose),
+                   float(l2), float(momentum), patience, n_threads)
+
 
 # Rows fed forward at once by predict/evaluate: bounds memory for large sets
 # (a chunk of uint8 input becomes floats only chunk by chunk).
@@ -202,11 +255,13 @@ class MLP:
         return f"MLP({', '.join([str(list(self.layer_sizes))] + options)})"
 
     def _network(self, max_rows, keep_z=False, momentum=False):
-        """The compiled workspace for up to ``max_rows`` rows at once."""
+        """The compiled workspace for up to ``max_rows`` rows at once (for training:
+        batches of up to ``max_rows`` rows, larger ones in chunks of ``_core.CHUNK``)."""
         kinds = [ACTIVATIONS[self.activation]] * (len(self.weights) - 1)
         kinds.append(ACTIVATIONS[self.output_activation])
-        return _core.NETWORKS[self.dtype](self.weights, self.biases, kinds, self.leaky_slope,
-                                          COSTS[self.cost], max_rows, keep_z, momentum)
+        return _core.NETWORKS[self.dtype](self.weights, self.biases, kinds,
+                                          slope=self.leaky_slope, cost=COSTS[self.cost],
+                                          max_rows=max_rows, keep_z=keep_z, momentum=momentum)
 
     def _check(self):
         check_parameters(self.weights, self.biases, self.layer_sizes, self.dtype)
@@ -262,10 +317,12 @@ class MLP:
             when there is no validation data) has not improved for ``patience``
             reported epochs, and keep the best weights seen.
         n_threads : int, optional
-            Threads sharing each mini-batch: 1 or 2 (default: 2 if two cores
-            are available, the core was built with OpenMP and batches hold 32
-            examples or more; smaller batches are faster on one thread). The
-            result does not depend on it, bit for bit.
+            The most threads sharing each batch, any number (default: the
+            cores this process may use, by affinity and cgroup quota, shared
+            fairly with the other trainings running in the process; 1 for
+            batches under 32 examples, which are faster on one thread). The
+            core uses at most the cores it may use and its fair share of
+            them. The result does not depend on it, bit for bit.
         validation_data : same forms as training_data, optional
             Held-out data evaluated after every reported epoch (``val_*`` in
             the history); ``patience`` watches it instead of the test data.
@@ -294,9 +351,6 @@ class MLP:
         epoch, and the model keeps the weights from before that epoch.
         """
         n_in, n_out = self.layer_sizes[0], self.layer_sizes[-1]
-        gd = check_gd(gd)
-        learning_rate = check_positive_float("learning_rate", learning_rate)
-        epochs = check_int("epochs", epochs, minimum=1)
         X, labels = as_dataset("training_data", training_data, n_in, n_out, self.dtype)
         validation = None
         if validation_data is not None and validation_fraction is not None:
@@ -313,49 +367,31 @@ class MLP:
                                  f"out of {X.shape[0]} examples")
             validation = (X[held], labels[held])
             X, labels = X[kept], labels[kept]
-        n = X.shape[0]
-        if gd == "mini-batch":
-            batch_size = check_int("batch_size", batch_size, minimum=1)
-            if batch_size > n:
-                raise ValueError(
-                    f"batch_size={batch_size} is larger than the {n} training examples"
-                )
-        else:
-            batch_size = n if gd == "batch" else 1
         test = (None if test_data is None
                 else as_dataset("test_data", test_data, n_in, n_out, self.dtype))
-        if interval is None:
-            interval = epochs // 100 if epochs >= 100 else 5
-        interval = check_int("interval", interval, minimum=1)
-        l2 = 0.0 if l2 == 0 else check_positive_float("l2", l2)
-        momentum = check_fraction("momentum", momentum, below_one=True)
-        if patience is not None:
-            patience = check_int("patience", patience, minimum=1)
-            if test is None and validation is None:
-                raise ValueError("patience (early stopping) needs validation_data, "
-                                 "validation_fraction or test_data to watch")
-        if n_threads is None:
-            n_threads = default_threads(batch_size)
-        n_threads = check_int("n_threads", n_threads, minimum=1)
+        options = TrainingOptions.check(
+            X.shape[0], test is not None or validation is not None, gd=gd,
+            batch_size=batch_size, learning_rate=learning_rate, epochs=epochs,
+            interval=interval, verbose=verbose, l2=l2, momentum=momentum, patience=patience,
+            n_threads=n_threads)
 
         if not self._training.acquire(blocking=False):
             raise RuntimeError("this MLP is already training (train was called from another thread)")
         try:
             self._check()
             # The core splits each batch between its own threads: BLAS stays at one.
-            with threadpool_limits(limits=1, user_api="blas"):
-                return self._train_loop(X, labels, gd, batch_size, learning_rate, epochs,
-                                        test, interval, verbose, l2, momentum, patience,
-                                        n_threads, validation)
+            with threadpool_limits(limits=1, user_api="blas"), CPUS.training():
+                return self._train_loop(X, labels, test, options, validation)
         finally:
             self._training.release()
 
-    def _train_loop(self, X, labels, gd, batch_size, learning_rate, epochs, test,
-                    interval, verbose, l2, momentum, patience, n_threads, validation=None):
+    def _train_loop(self, X, labels, test, options, validation=None):
         n = X.shape[0]
-        core = self._network(batch_size, momentum=momentum > 0)
-        flops_per_batch = 6 * batch_size * sum(W.size for W in self.weights)
-        check_every = max(1, int(_FLOPS_PER_SIGNAL_CHECK // flops_per_batch))
+        o = options
+        chunk_rows = min(o.batch_size, _core.CHUNK)  # the core runs larger batches in chunks
+        core = self._network(chunk_rows, momentum=o.momentum > 0)
+        flops_per_chunk = 6 * chunk_rows * sum(W.size for W in self.weights)
+        check_every = max(1, int(_FLOPS_PER_SIGNAL_CHECK // flops_per_chunk))
         history = History()
         history.watched = ("validation" if validation is not None
                            else "test" if test is not None else None)
@@ -364,41 +400,45 @@ class MLP:
         # columns from a few words a row. One pass over X per call; not for a memmap,
         # whose size may be beyond memory, nor when every column is used anyway.
         bitmap = None
-        if l2 == 0 and momentum == 0 and batch_size < n and not isinstance(X, np.memmap):
+        if (o.l2 == 0 and o.momentum == 0 and o.batch_size <= _core.CHUNK
+                and not isinstance(X, np.memmap)):
             start = time.perf_counter()
             bitmap = _core.column_bitmap(X)
             seconds += time.perf_counter() - start
         best = None  # (correct, epoch, parameters) of the best reported epoch
-        for epoch in range(1, epochs + 1):
+        for epoch in range(1, o.epochs + 1):
             # The paper shuffles in mini-batch and sgd modes, not in batch mode
             # (where the order only changes rounding).
-            order = None if gd == "batch" else self._rng.permutation(n).astype(np.intp)
+            order = None if o.gd == "batch" else self._rng.permutation(n).astype(np.intp)
             before = self._parameters()
             start = time.perf_counter()
-            core.train_epoch(X, labels, order, batch_size, learning_rate, l2, momentum,
-                             check_every, n_threads, bitmap)
+            with CPUS.lease(o.n_threads) as cpus:
+                core.train_epoch(X, labels, order, batch_size=o.batch_size,
+                                 learning_rate=o.learning_rate, l2=o.l2, momentum=o.momentum,
+                                 check_every=check_every, n_threads=len(cpus), cpus=cpus,
+                                 bitmap=bitmap)
             seconds += time.perf_counter() - start
             if not all(np.isfinite(p).all() for p in self.weights + self.biases):
                 self._set_parameters(before)
                 raise FloatingPointError(
                     f"training diverged in epoch {epoch}: the weights became NaN or infinite "
-                    f"(learning_rate={learning_rate} is too high; try a lower one). The model "
+                    f"(learning_rate={o.learning_rate} is too high; try a lower one). The model "
                     f"keeps the weights from before epoch {epoch}."
                 )
-            if epoch % interval == 0 or epoch == epochs:
-                record = self._report(epoch, seconds, test, verbose, validation)
+            if epoch % o.interval == 0 or epoch == o.epochs:
+                record = self._report(epoch, seconds, test, o.verbose, validation)
                 history.append(record)
                 score = record.val_correct if validation is not None else record.correct
                 if score is not None and (best is None or score > best[0]):
-                    best = (score, epoch, self._parameters() if patience else None)
-                if patience and epoch - best[1] >= patience * interval:
-                    if verbose:
-                        print(f"No improvement for {patience} reports: stopping, keeping the "
+                    best = (score, epoch, self._parameters() if o.patience else None)
+                if o.patience and epoch - best[1] >= o.patience * o.interval:
+                    if o.verbose:
+                        print(f"No improvement for {o.patience} reports: stopping, keeping the "
                               f"weights of epoch {best[1]}", flush=True)
                     break
         if best is not None:
             history.best_epoch = best[1]
-            if patience:
+            if o.patience:
                 self._set_parameters(best[2])
         return history
 
@@ -615,16 +655,6 @@ class MLP:
             net.weights[l][...] = contents[f"weights_{l}"]
             net.biases[l][...] = contents[f"biases_{l}"]
         return net
-
-
-def default_threads(batch_size):
-    """Threads for training: 2 when two cores are free to use, OpenMP was built in and the
-    batches are large enough (32 or more) for a second thread to pay for its waits."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return 2 if _core.OPENMP and cores >= 2 and batch_size >= 32 else 1
 
 
 def _initial_parameters(layer_sizes, init, rng):

@@ -51,16 +51,17 @@ SLOW = 3.0  # seconds: a contender this slow runs a single epoch
 class Cymlp:
     def __init__(self, X, y, batch_size, threads, dtype=np.float64):
         self.net = MLP(SIZES, seed=0, dtype=dtype)
-        self.core = self.net._network(batch_size)
+        self.core = self.net._network(min(batch_size, _core.CHUNK))
         self.X, self.y, self.S, self.threads = X, y, batch_size, threads
         # as MLP.train does once per call (about 0.05 s for MNIST; not in the epoch times)
-        self.bitmap = _core.column_bitmap(X) if batch_size < X.shape[0] else None
+        self.bitmap = _core.column_bitmap(X) if batch_size <= _core.CHUNK else None
 
     def epoch(self, order):
         # as MLP.train does: cymlp's own threads share the batch, BLAS stays at one
         with threadpool_limits(limits=1, user_api="blas"):
-            self.core.train_epoch(self.X, self.y, order, self.S, LEARNING_RATE, 0.0, 0.0,
-                                  1 << 40, self.threads, self.bitmap)
+            self.core.train_epoch(self.X, self.y, order, batch_size=self.S,
+                                  learning_rate=LEARNING_RATE, check_every=1 << 40,
+                                  n_threads=self.threads, bitmap=self.bitmap)
 
 
 class NumPyReference:
