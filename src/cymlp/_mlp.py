@@ -34,8 +34,8 @@ from ._validation import (
 Dataset = Union[tuple[Any, Any], Sequence[tuple[Any, Any]]]
 
 # Activation and cost codes of the compiled core (csrc/_core.pyx).
-ACTIVATIONS = {"sigmoid": 0, "tanh": 1, "relu": 2, "leaky_relu": 3, "softmax": 4}
-HIDDEN_ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu")
+ACTIVATIONS = {"sigmoid": 0, "tanh": 1, "relu": 2, "leaky_relu": 3, "softmax": 4, "identity": 5}
+HIDDEN_ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "identity")
 COSTS = {"quadratic": 0, "cross_entropy": 1}
 INITS = ("normal", "xavier", "he", "scaled_normal")
 SAVE_FORMAT_VERSION = 1

@@ -45,7 +45,10 @@ except ImportError:  # pragma: no cover - depends on the environment
         "cymlp.sklearn needs scikit-learn >= 1.6: install it with  pip install 'cymlp[sklearn]'"
     ) from None
 
-from . import reference
+from threadpoolctl import threadpool_limits
+
+from . import _core, _mlp, reference
+from ._threads import CPUS, default_threads
 from ._validation import check_int
 
 # scikit-learn's activation names -> cymlp's (hidden layers; outputs add softmax)
@@ -106,29 +109,47 @@ class _Schedule:
         return False
 
 
-class _ReferenceEngine:
-    """Epochs on the NumPy reference (cymlp.reference), in place on the estimator's
-    parameters: coefs_[l] is (n_in, n_out) Fortran-ordered, so coefs_[l].T is the
-    C-ordered (n_out, n_in) weight matrix the reference and the core work on."""
+class _CoreEngine:
+    """Epochs on cymlp's compiled core, in place on the estimator's parameters:
+    coefs_[l] is (n_in, n_out) Fortran-ordered, so coefs_[l].T is the C-ordered
+    (n_out, n_in) weight matrix the core works on. The optimizer's state
+    (velocities, Adam's moments and step count) lives in the core's workspace,
+    from epoch to epoch, as scikit-learn's lives in its optimizer object."""
 
     def __init__(self, estimator, batch_size):
-        self.options = reference.Options(
-            len(estimator.coefs_), ACTIVATION_NAMES[estimator.activation],
-            ACTIVATION_NAMES[estimator.out_activation_],
-            "quadratic" if estimator.out_activation_ == "identity" else "cross_entropy")
-        self.model = reference.ReferenceMLP([c.T for c in estimator.coefs_],
-                                            estimator.intercepts_, batch_size, self.options)
-        self.solver = estimator.solver
-        self.settings = dict(alpha=estimator.alpha, solver=estimator.solver,
+        n_layers = len(estimator.coefs_)
+        kinds = ([_mlp.ACTIVATIONS[ACTIVATION_NAMES[estimator.activation]]] * (n_layers - 1)
+                 + [_mlp.ACTIVATIONS[ACTIVATION_NAMES[estimator.out_activation_]]])
+        cost = "quadratic" if estimator.out_activation_ == "identity" else "cross_entropy"
+        momentum = estimator.momentum if estimator.solver == "sgd" else 0.0
+        if estimator.solver == "adam":
+            optimizer = "adam"
+        else:
+            optimizer = "nesterov" if estimator.nesterovs_momentum and momentum > 0 else "sgd"
+        rows = min(batch_size, _core.CHUNK)  # the core runs larger batches in chunks
+        self.core = _core.NETWORKS[estimator.coefs_[0].dtype](
+            [c.T for c in estimator.coefs_], estimator.intercepts_, kinds, slope=0.0,
+            cost=_mlp.COSTS[cost], max_rows=rows, momentum=momentum > 0,
+            adam=optimizer == "adam")
+        self.settings = dict(optimizer=optimizer, momentum=momentum, alpha=estimator.alpha,
                              beta_1=estimator.beta_1, beta_2=estimator.beta_2,
                              epsilon=estimator.epsilon)
-        if estimator.solver == "sgd":
-            self.settings.update(momentum=estimator.momentum,
-                                 nesterov=bool(estimator.nesterovs_momentum))
+        flops = 6 * rows * sum(c.size for c in estimator.coefs_)
+        self.check_every = max(1, int(_mlp._FLOPS_PER_SIGNAL_CHECK // flops))
+        self.n_threads = (default_threads(batch_size) if estimator.n_threads is None
+                          else estimator.n_threads)
+        self.rows = rows
 
     def epoch(self, X, Y, order, batch_size, learning_rate):
-        """One epoch; returns (mean cost, mean L2 penalty) as train_epoch does."""
-        return self.model.train_epoch(X, Y, order, batch_size, learning_rate, **self.settings)
+        """One epoch; returns (mean cost, mean L2 penalty) per example."""
+        # the core shares each batch among its own threads: BLAS stays at one
+        with threadpool_limits(limits=1, user_api="blas"), CPUS.training(), \
+                CPUS.lease(self.n_threads) as cpus:
+            cost, penalty = self.core.train_epoch(
+                X, None, order, batch_size=batch_size, learning_rate=learning_rate,
+                targets=Y, check_every=self.check_every, n_threads=len(cpus), cpus=cpus,
+                **self.settings)
+        return cost / X.shape[0], penalty / X.shape[0]
 
 
 class _BaseMLP(BaseEstimator):
@@ -272,11 +293,11 @@ class _BaseMLP(BaseEstimator):
             batch_size = int(np.clip(self.batch_size, 1, n_samples))
         # scikit-learn keeps its optimizer (velocities, Adam's moments) between
         # partial_fit calls and starts a new one for every fit.
-        if not incremental or getattr(self, "_engine", None) is None:
-            self._engine = _ReferenceEngine(self, batch_size)
+        engine = getattr(self, "_engine", None)
+        if not incremental or engine is None:
+            # (partial_fit's batches may grow from call to call: room for the largest)
+            self._engine = _CoreEngine(self, _core.CHUNK if incremental else batch_size)
             self._schedule = _Schedule(self)
-        elif self._engine.model.X.shape[0] < batch_size:
-            self._engine = _ReferenceEngine(self, batch_size)  # same state, larger buffers
         sample_idx = np.arange(n_samples, dtype=int)
         try:
             self.n_iter_ = 0
