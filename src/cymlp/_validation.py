@@ -294,6 +294,38 @@ def stratified_split(labels, fraction, rng):
     return np.sort(order[~held]), np.sort(order[held])
 
 
+def as_targets(name, Y, n, n_out, dtype=np.float64):
+    """Real-valued targets as a C-contiguous (n, n_out) matrix of ``dtype`` with finite
+    values; (n,) is accepted for a single output."""
+    Y = _numeric_array(name, Y)
+    if Y.ndim == 1 and n_out == 1:
+        Y = Y.reshape(-1, 1)
+    if Y.shape != (n, n_out):
+        raise ValueError(f"{name} must be targets of shape ({n}, {n_out})"
+                         + (f" or ({n},)" if n_out == 1 else "") + f", got shape {Y.shape}")
+    Y = np.ascontiguousarray(Y, dtype=dtype)
+    _check_finite(name, Y)
+    return Y
+
+
+def _is_one_hot(Y):
+    ones = Y == 1
+    return bool(((Y == 0) | ones).all() and (ones.sum(axis=1) == 1).all())
+
+
+def as_data(name, data, n_in, n_out, dtype=np.float64, regression=False):
+    """``(X, Y)`` from the forms of split_dataset: Y as class labels (n,) of ``intp``, or as
+    a target matrix (n, n_out) of ``dtype`` when ``regression`` (identity outputs) or when
+    it is a float matrix (n, n_out) whose rows are not one-hot (real-valued targets)."""
+    X, Y = split_dataset(name, data, n_in, n_out)
+    X = as_features(f"{name} X", X, n_in, dtype, allow_uint8=True)
+    Y_array = _numeric_array(f"{name} Y", Y)
+    if regression or (Y_array.dtype.kind == "f" and Y_array.shape == (X.shape[0], n_out)
+                      and not _is_one_hot(Y_array)):
+        return X, as_targets(f"{name} Y", Y_array, X.shape[0], n_out, dtype)
+    return X, as_labels(f"{name} Y", Y_array, X.shape[0], n_out)
+
+
 def as_example(name, x, n_in, dtype=np.float64):
     """One example (n_in,) or (n_in, 1), or a batch (n, n_in) (uint8 pixels kept as they are).
 
