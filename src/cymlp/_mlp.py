@@ -19,8 +19,7 @@ from ._validation import (
     as_data,
     as_dataset,
     as_example,
-    as_labels,
-    as_targets,
+    as_labels_or_targets,
     check_choice,
     check_fraction,
     check_gd,
@@ -620,7 +619,8 @@ class MLP:
         """Algorithm 3: ``(bias_gradients, weight_gradients)`` of the cost (the paper's 1/2 ||a - y||^2).
 
         ``x`` is one example, (n_in,) or (n_in, 1), and ``y`` its one-hot
-        target (n_out,) or (n_out, 1) or integer label. A batch x (n, n_in)
+        target (n_out,) or (n_out, 1) or integer label (or real-valued targets,
+        as in :meth:`train`). A batch x (n, n_in)
         with labels (n,) or one-hot (n, n_out) gives the mean gradients over
         the batch, as Algorithm 2 uses them. The gradients have the shapes of
         ``biases`` and ``weights``.
@@ -635,11 +635,12 @@ class MLP:
         grad_W = [np.empty_like(W) for W in self.weights]  # the model's dtype
         grad_b = [np.empty_like(b) for b in self.biases]
         core = self._network(X.shape[0])
-        if self.output_activation == "identity":
-            core.gradients(X, None, grad_W, grad_b,
-                           targets=as_targets("y", y, X.shape[0], n_out, self.dtype))
+        Y = as_labels_or_targets("y", y, X.shape[0], n_out, self.dtype,
+                                 self.output_activation == "identity")
+        if Y.ndim == 2:
+            core.gradients(X, None, grad_W, grad_b, targets=Y)
         else:
-            core.gradients(X, as_labels("y", y, X.shape[0], n_out), grad_W, grad_b)
+            core.gradients(X, Y, grad_W, grad_b)
         return grad_b, grad_W
 
 

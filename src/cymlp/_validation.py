@@ -313,17 +313,21 @@ def _is_one_hot(Y):
     return bool(((Y == 0) | ones).all() and (ones.sum(axis=1) == 1).all())
 
 
+def as_labels_or_targets(name, Y, n, n_out, dtype=np.float64, regression=False):
+    """Y as class labels (n,) of ``intp``, or as a target matrix (n, n_out) of ``dtype`` when
+    ``regression`` (identity outputs) or when it is a float matrix (n, n_out) whose rows are
+    not one-hot (real-valued targets)."""
+    Y = _numeric_array(name, Y)
+    if regression or (Y.dtype.kind == "f" and Y.shape == (n, n_out) and not _is_one_hot(Y)):
+        return as_targets(name, Y, n, n_out, dtype)
+    return as_labels(name, Y, n, n_out)
+
+
 def as_data(name, data, n_in, n_out, dtype=np.float64, regression=False):
-    """``(X, Y)`` from the forms of split_dataset: Y as class labels (n,) of ``intp``, or as
-    a target matrix (n, n_out) of ``dtype`` when ``regression`` (identity outputs) or when
-    it is a float matrix (n, n_out) whose rows are not one-hot (real-valued targets)."""
+    """``(X, Y)`` from the forms of split_dataset, Y as as_labels_or_targets gives it."""
     X, Y = split_dataset(name, data, n_in, n_out)
     X = as_features(f"{name} X", X, n_in, dtype, allow_uint8=True)
-    Y_array = _numeric_array(f"{name} Y", Y)
-    if regression or (Y_array.dtype.kind == "f" and Y_array.shape == (X.shape[0], n_out)
-                      and not _is_one_hot(Y_array)):
-        return X, as_targets(f"{name} Y", Y_array, X.shape[0], n_out, dtype)
-    return X, as_labels(f"{name} Y", Y_array, X.shape[0], n_out)
+    return X, as_labels_or_targets(f"{name} Y", Y, X.shape[0], n_out, dtype, regression)
 
 
 def as_example(name, x, n_in, dtype=np.float64):
