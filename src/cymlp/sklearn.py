@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import numbers
 import warnings
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -55,6 +56,8 @@ from ._validation import check_int
 ACTIVATION_NAMES = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh",
                     "relu": "relu", "softmax": "softmax"}
 SOLVERS = ("sgd", "adam")
+# Floating-point operations of a batch below which one thread is faster than several.
+_FLOPS_WORTH_A_THREAD = 1e7
 SCHEDULES = ("constant", "invscaling", "adaptive")
 
 
@@ -136,15 +139,24 @@ class _CoreEngine:
                              epsilon=estimator.epsilon)
         flops = 6 * rows * sum(c.size for c in estimator.coefs_)
         self.check_every = max(1, int(_mlp._FLOPS_PER_SIGNAL_CHECK // flops))
-        self.n_threads = (default_threads(batch_size) if estimator.n_threads is None
-                          else estimator.n_threads)
+        if estimator.n_threads is not None:
+            self.n_threads = estimator.n_threads
+        elif flops * batch_size / rows < _FLOPS_WORTH_A_THREAD:  # small nets: the threads'
+            self.n_threads = 1                           # barriers cost more than they share
+        else:
+            self.n_threads = default_threads(batch_size)
         self.rows = rows
 
+    @contextmanager
+    def running(self):
+        """Around a fit's epochs: the core shares each batch among its own threads, so
+        BLAS stays at one, and the process's CPUs are shared with its other trainings."""
+        with threadpool_limits(limits=1, user_api="blas"), CPUS.training():
+            yield
+
     def epoch(self, X, Y, order, batch_size, learning_rate):
-        """One epoch; returns (mean cost, mean L2 penalty) per example."""
-        # the core shares each batch among its own threads: BLAS stays at one
-        with threadpool_limits(limits=1, user_api="blas"), CPUS.training(), \
-                CPUS.lease(self.n_threads) as cpus:
+        """One epoch (inside running()); returns (mean cost, mean L2 penalty) per example."""
+        with CPUS.lease(self.n_threads) as cpus:
             cost, penalty = self.core.train_epoch(
                 X, None, order, batch_size=batch_size, learning_rate=learning_rate,
                 targets=Y, check_every=self.check_every, n_threads=len(cpus), cpus=cpus,
@@ -299,6 +311,16 @@ class _BaseMLP(BaseEstimator):
             self._engine = _CoreEngine(self, _core.CHUNK if incremental else batch_size)
             self._schedule = _Schedule(self)
         sample_idx = np.arange(n_samples, dtype=int)
+        with self._engine.running():
+            self._run_epochs(X, y, X_val, y_val, sample_idx, batch_size, incremental)
+        if early_stopping:  # in place: the engine keeps working on these arrays
+            for mine, best in zip(self.coefs_ + self.intercepts_,
+                                  self._best_coefs + self._best_intercepts):
+                mine[...] = best
+
+    def _run_epochs(self, X, y, X_val, y_val, sample_idx, batch_size, incremental):
+        """scikit-learn's epoch loop: shuffle, train, record, check convergence."""
+        early_stopping, n_samples = self.early_stopping, X.shape[0]
         try:
             self.n_iter_ = 0
             for _ in range(self.max_iter):
@@ -341,10 +363,6 @@ class _BaseMLP(BaseEstimator):
                     )
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.")
-        if early_stopping:  # in place: the engine keeps working on these arrays
-            for mine, best in zip(self.coefs_ + self.intercepts_,
-                                  self._best_coefs + self._best_intercepts):
-                mine[...] = best
 
     def _update_no_improvement_count(self, early_stopping, X_val, y_val):
         if early_stopping:
