@@ -127,3 +127,25 @@ def test_validation_fraction_is_a_stratified_seeded_hold_out():
     for bad in (0, 1, -0.5):
         with pytest.raises(ValueError, match="validation_fraction"):
             MLP(SIZES).train((X, y), validation_fraction=bad)
+
+
+def test_to_torch_computes_the_same():
+    torch = pytest.importorskip("torch")  # optional: exported to when installed
+    X, y = _problem()
+    for options in (dict(), dict(activation="leaky_relu", output_activation="softmax",
+                                 cost="cross_entropy"),
+                    dict(activation="tanh", output_activation="identity")):
+        net = MLP(SIZES, seed=1, **options)
+        model = net.to_torch()
+        assert model[0].weight.dtype == torch.float64
+        assert list(model.state_dict()) == ["0.weight", "0.bias", "2.weight", "2.bias"]
+        with torch.no_grad():
+            out = model(torch.from_numpy(X)).numpy()
+        np.testing.assert_allclose(out, net.feed_forward(X), rtol=1e-12, atol=1e-14)
+    pytest.importorskip("sklearn")
+    from cymlp.sklearn import MLPClassifier
+
+    clf = MLPClassifier(hidden_layer_sizes=(5,), max_iter=3, random_state=0).fit(X, y)
+    with torch.no_grad():
+        out = clf.to_torch()(torch.from_numpy(X)).numpy()
+    np.testing.assert_allclose(out, clf.predict_proba(X), rtol=1e-12)

@@ -644,6 +644,17 @@ class MLP:
         return grad_b, grad_W
 
 
+    def to_torch(self):
+        """The network as a ``torch.nn.Sequential`` (needs PyTorch): Linear layers with
+        copies of ``weights[l]`` and ``biases[l]`` in the model's dtype, each followed by
+        its activation (``nn.Sigmoid``, ``nn.Softmax(dim=-1)``, ...): it computes what
+        :meth:`feed_forward` computes. Its ``state_dict()`` has keys "0.weight",
+        "0.bias", "2.weight", ... (the activations hold no parameters)."""
+        from ._export import torch_sequential
+
+        kinds = [self.activation] * (len(self.weights) - 1) + [self.output_activation]
+        return torch_sequential(self.weights, self.biases, kinds, self.leaky_slope)
+
     # ------------------------------------------------------------------ save / load
 
     def save(self, path: str | os.PathLike) -> None:

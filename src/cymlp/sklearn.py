@@ -433,6 +433,17 @@ class _BaseMLP(BaseEstimator):
         model.intercepts_ = [b.copy() for b in self.intercepts_]
         return model
 
+    def to_torch(self):
+        """The fitted network as a ``torch.nn.Sequential`` (needs PyTorch), computing
+        what predict_proba (classifier, before the binary case's [1 - p, p]) or predict
+        (regressor) computes: Linear l holds coefs_[l].T and intercepts_[l]."""
+        from ._export import torch_sequential
+
+        check_is_fitted(self)
+        kinds = ([ACTIVATION_NAMES[self.activation]] * (len(self.coefs_) - 1)
+                 + [ACTIVATION_NAMES[self.out_activation_]])
+        return torch_sequential([c.T for c in self.coefs_], self.intercepts_, kinds)
+
     def __getstate__(self):
         state = super().__getstate__()
         state.pop("_engine", None)  # rebuilt on the next partial_fit (scikit-learn would
