@@ -18,6 +18,12 @@
 #if defined(__GNUC__) || defined(__clang__)
 #include <sched.h>
 #endif
+#ifdef __linux__
+#include <limits.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 #include <stddef.h>
 
 static int cymlp_openmp(void) {
@@ -69,12 +75,12 @@ static void cymlp_unpin(cymlp_affinity *saved) {
 
 /* A sense-reversing spin barrier for the n threads of one parallel region. Between
    two barriers there are only microseconds of work, and OpenMP's own barrier may
-   put a waiting thread to sleep, which costs far more. A thread that waits long
-   yields its CPU: then there are more runnable threads than cores, and the one it
-   waits for may need that CPU. */
-typedef struct { int count; int sense; } cymlp_spin_barrier;
+   put a waiting thread to sleep at once, which costs far more. A thread that waits
+   long (its partner was descheduled: more runnable threads than cores) sleeps on a
+   futex (Linux; elsewhere it yields), so it does not burn the CPU the others need. */
+typedef struct { int count; int sense; int sleepers; } cymlp_spin_barrier;
 
-#define CYMLP_SPINS_BEFORE_YIELD 4000
+#define CYMLP_SPINS_BEFORE_SLEEP 2000
 
 static void cymlp_barrier(cymlp_spin_barrier *b, int n, int *sense) {
     if (n < 2) return;
@@ -82,18 +88,31 @@ static void cymlp_barrier(cymlp_spin_barrier *b, int n, int *sense) {
     *sense = !*sense;
     if (__atomic_add_fetch(&b->count, 1, __ATOMIC_ACQ_REL) == n) {
         __atomic_store_n(&b->count, 0, __ATOMIC_RELAXED);
-        __atomic_store_n(&b->sense, *sense, __ATOMIC_RELEASE);
+        /* (sequentially consistent with the sleepers' count: a thread that counted
+           itself before this store is woken; one that did after sees the new sense) */
+        __atomic_store_n(&b->sense, *sense, __ATOMIC_SEQ_CST);
+#ifdef __linux__
+        if (__atomic_load_n(&b->sleepers, __ATOMIC_SEQ_CST) > 0)
+            syscall(SYS_futex, &b->sense, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+#endif
     } else {
         long spins = 0;
         while (__atomic_load_n(&b->sense, __ATOMIC_ACQUIRE) != *sense) {
-            if (++spins < CYMLP_SPINS_BEFORE_YIELD) {
+            if (++spins < CYMLP_SPINS_BEFORE_SLEEP) {
 #if defined(__x86_64__) || defined(__i386__)
                 __builtin_ia32_pause();
 #elif defined(__aarch64__)
                 __asm__ __volatile__("yield");
 #endif
             } else {
+#ifdef __linux__
+                __atomic_add_fetch(&b->sleepers, 1, __ATOMIC_SEQ_CST);
+                /* sleeps only while the sense is still the old one */
+                syscall(SYS_futex, &b->sense, FUTEX_WAIT_PRIVATE, !*sense, NULL, NULL, 0);
+                __atomic_sub_fetch(&b->sleepers, 1, __ATOMIC_SEQ_CST);
+#else
                 sched_yield();
+#endif
             }
         }
     }
