@@ -23,8 +23,8 @@ from cymlp import MLP  # noqa: E402
 jax.config.update("jax_enable_x64", True)
 X, y = mnist(args)
 S, lr = args.batch_size, args.learning_rate
-params = [(jnp.asarray(W), jnp.asarray(b)) for W, b in zip(*[MLP(args.layers, seed=0).weights,
-                                                            MLP(args.layers, seed=0).biases])]
+net = MLP(args.layers, seed=0)
+params = [(jnp.asarray(W), jnp.asarray(b)) for W, b in zip(net.weights, net.biases)]
 n = (len(X) // S) * S   # whole batches only (lax.scan needs one shape)
 
 
