@@ -1,7 +1,8 @@
-"""float32, uint8 input, memmap input and the two-thread core: same math, same results."""
+"""float32, uint8 input, memmap input, any thread count, batches in chunks: same math, same results."""
 
 import gzip
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -141,7 +142,8 @@ def test_epoch_with_the_bitmap_is_bitwise_the_epoch_without(dtype, n_threads, ra
     results = []
     for bitmap in (None, _core.column_bitmap(X)):
         net = MLP(sizes, seed=1, dtype=dtype)
-        net._network(16).train_epoch(X, y, order, 16, 0.5, 0.0, 0.0, 1 << 40, n_threads, bitmap)
+        net._network(16).train_epoch(X, y, order, batch_size=16, learning_rate=0.5,
+                                     check_every=1 << 40, n_threads=n_threads, bitmap=bitmap)
         results.append(net.weights + net.biases)
     for a, b in zip(*results):
         np.testing.assert_array_equal(a, b)
@@ -151,4 +153,160 @@ def test_a_bitmap_of_the_wrong_shape_is_refused():
     X8, y = pixel_problem([100, 5], 40)
     core = MLP([100, 5], seed=0)._network(8)
     with pytest.raises(ValueError, match=r"expected \(40, 2\)"):
-        core.train_epoch(X8, y, None, 8, 0.1, bitmap=_core.column_bitmap(X8[:39]))
+        core.train_epoch(X8, y, None, batch_size=8, learning_rate=0.1,
+                         bitmap=_core.column_bitmap(X8[:39]))
+
+
+def core_epochs(sizes, X, y, n_threads, batch_size, epochs=2, dtype=np.float64, bitmap=False,
+                **options):
+    """Weights after epochs of the compiled core run with exactly n_threads threads
+    (MLP.train would use at most the cores of this machine)."""
+    net = MLP(sizes, seed=3, dtype=dtype)
+    core = net._network(min(batch_size, _core.CHUNK), momentum=options.get("momentum", 0) > 0)
+    rng = np.random.default_rng(0)
+    for _ in range(epochs):
+        core.train_epoch(X, y, rng.permutation(X.shape[0]).astype(np.intp), batch_size=batch_size,
+                         learning_rate=0.3, n_threads=n_threads,
+                         bitmap=_core.column_bitmap(X) if bitmap else None, **options)
+    return net.weights + net.biases
+
+
+@pytest.mark.parametrize("sizes,batch_size", [([40, 64, 10], 37), ([50, 33, 7, 5], 100),
+                                              ([784, 64, 32, 10], 32), ([30, 200, 20, 4], 250),
+                                              ([20, 300, 3], 1500)])
+@pytest.mark.parametrize("raw", [True, False])
+def test_any_thread_count_gives_bitwise_the_same_weights(sizes, batch_size, raw):
+    """1, 2, 3, 4 and 7 threads on batches that do not divide evenly (and, at 1500 rows,
+    a batch of two chunks): the partition of a batch never depends on the threads."""
+    X8, y = pixel_problem(sizes, 1777 if batch_size > 1000 else 407, seed=len(sizes))
+    X = X8 if raw else scale(X8)
+    results = [core_epochs(sizes, X, y, n, batch_size, bitmap=raw) for n in (1, 2, 3, 4, 7)]
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_any_thread_count_with_momentum_l2_and_float32():
+    sizes = [30, 20, 6, 4]
+    X8, y = pixel_problem(sizes, 203)
+    for dtype, options in [(np.float64, dict(l2=1.0, momentum=0.8)), (np.float32, {})]:
+        X = scale(X8).astype(dtype)
+        results = [core_epochs(sizes, X, y, n, 9, dtype=dtype, **options) for n in (1, 3, 5)]
+        for other in results[1:]:
+            for a, b in zip(results[0], other):
+                np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("n", [_core.CHUNK + 1, 2 * _core.CHUNK + 500])
+@pytest.mark.parametrize("kwargs", [dict(), dict(l2=2.0, momentum=0.5)])
+def test_a_batch_larger_than_a_chunk_matches_reference(n, kwargs):
+    """gd="batch" on more rows than a chunk: the chunks' gradients are summed, then one update."""
+    sizes = [60, 12, 5]
+    X8, y = pixel_problem(sizes, n, seed=7)
+    got, want = train_with_reference(MLP(sizes, seed=2), scale(X8), y, n, 0.5, epochs=2,
+                                     gd="batch", **kwargs)
+    assert max_abs_error(got, want) < 1e-9
+    got, want = train_with_reference(MLP(sizes, seed=2), scale(X8), y, n - 7, 0.5, **kwargs)
+    assert max_abs_error(got, want) < 1e-9
+
+
+def test_trainings_side_by_side_get_their_own_cpus_and_the_serial_results():
+    """Two trainings in threads of one process: each gets its fair share of the CPUs, no
+    CPU is leased to both at once, and each ends with the weights it gets alone."""
+    from cymlp import _threads
+
+    sizes = [784, 32, 10]
+    X8, y = pixel_problem(sizes, 3000, seed=4)
+    alone = [MLP(sizes, seed=s) for s in (0, 1)]
+    for net in alone:
+        net.train((X8, y), batch_size=32, learning_rate=0.5, epochs=3, verbose=False)
+    leases, lock = [], threading.Lock()
+    real_lease = _threads.CPUS.lease
+
+    def recording_lease(wanted):
+        manager = real_lease(wanted)
+        cpus = manager.__enter__()
+        with lock:
+            held = [c for c in cpus if c >= 0]
+            leases.append(("take", threading.get_ident(), held))
+
+        class Lease:
+            def __enter__(self):
+                return cpus
+
+            def __exit__(self, *exc):
+                with lock:
+                    leases.append(("give", threading.get_ident(), held))
+                return manager.__exit__(*exc)
+        return Lease()
+
+    together = [MLP(sizes, seed=s) for s in (0, 1)]
+    _threads.CPUS.lease = recording_lease
+    try:
+        workers = [threading.Thread(target=net.train, args=((X8, y),),
+                                    kwargs=dict(batch_size=32, learning_rate=0.5, epochs=3,
+                                                verbose=False, n_threads=8))
+                   for net in together]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+    finally:
+        del _threads.CPUS.lease
+    for a, b in zip(alone, together):
+        for p, q in zip(a.weights + a.biases, b.weights + b.biases):
+            np.testing.assert_array_equal(p, q)
+    assert len(leases) == 2 * 2 * 3  # a lease taken and given back per epoch
+    holding = {}
+    for event, who, cpus in leases:
+        if event == "take":
+            others = {c for k, v in holding.items() if k != who for c in v}
+            assert not others & set(cpus), (cpus, holding)
+            assert len(cpus) <= _threads.usable_cores()
+            holding[who] = cpus
+        else:
+            holding[who] = []
+
+
+def test_fair_share_divides_the_cores_among_running_trainings():
+    from cymlp._threads import CpuShare, usable_cores
+
+    share = CpuShare()
+    cores = usable_cores()
+    with share.training():
+        assert share.fair_share() == cores
+        with share.lease(10 ** 6) as cpus:
+            assert 1 <= len(cpus) <= cores
+        with share.training():
+            assert share.fair_share() == max(1, cores // 2)
+            with share.lease(10 ** 6) as first, share.lease(10 ** 6) as second:
+                assert len(first) <= max(1, cores // 2)
+                pinned = [c for c in first if c >= 0], [c for c in second if c >= 0]
+                assert not set(pinned[0]) & set(pinned[1])
+
+
+FULL_BATCH_SCRIPT = """
+import sys
+from cymlp import MLP
+from cymlp.datasets import load_mnist
+(X, y), _ = load_mnist(sys.argv[1], raw=True)
+gd = sys.argv[2]
+MLP([784, 64, 32, 10], seed=0).train((X, y), gd=gd, batch_size=32, learning_rate=0.2, epochs=1,
+                                     verbose=False)
+with open("/proc/self/status") as f:
+    print(next(int(line.split()[1]) for line in f if line.startswith("VmHWM")))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs Linux /proc")
+def test_a_full_batch_step_on_mnist_peaks_near_the_mini_batch_memory(mnist_dir):
+    """gd="batch" runs in chunks: its peak RSS (VmHWM of a fresh process, uint8 input)
+    stays within 100 MB of a mini-batch epoch's."""
+    import subprocess
+
+    peaks = {}
+    for gd in ("mini-batch", "batch"):
+        out = subprocess.run([sys.executable, "-c", FULL_BATCH_SCRIPT, str(mnist_dir), gd],
+                             capture_output=True, text=True, timeout=300, check=True)
+        peaks[gd] = int(out.stdout.split()[-1]) / 1024
+    assert peaks["batch"] < peaks["mini-batch"] + 100, peaks

@@ -1,52 +1,212 @@
-"""cymlp.sklearn.MLPClassifier: scikit-learn's own conformance suite, pipelines, CV."""
+"""cymlp.sklearn against scikit-learn itself: the same coefs_, attributes and behaviour."""
+
+import pickle
+import warnings
 
 import numpy as np
 import pytest
 
 pytest.importorskip("sklearn", reason="the [sklearn] extra is not installed")  # CI installs it
 
-from sklearn.model_selection import cross_val_score  # noqa: E402
+from sklearn import neural_network as sk  # noqa: E402
+from sklearn.datasets import make_classification, make_regression  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning  # noqa: E402
+from sklearn.model_selection import GridSearchCV, cross_val_score  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import MinMaxScaler  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
-from cymlp.sklearn import MLPClassifier  # noqa: E402
+from cymlp import sklearn as cy  # noqa: E402
+from cymlp.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
 
-@parametrize_with_checks([MLPClassifier(hidden_layer_sizes=(16,), learning_rate=0.5, max_iter=60,
-                                        random_state=0)])
+
+@parametrize_with_checks([MLPClassifier(max_iter=100, random_state=0),
+                          MLPRegressor(max_iter=100, random_state=0)])
 def test_scikit_learn_conformance(estimator, check):
     check(estimator)
 
 
-def test_pipeline_cross_validation_and_the_fitted_attributes(mnist):
+def _data():
+    X3, y3 = make_classification(240, 12, n_informative=6, n_classes=3, random_state=0)
+    X2, y2 = make_classification(240, 12, random_state=1)
+    Xr, Yr = make_regression(240, 12, n_targets=2, noise=0.1, random_state=0)
+    multilabel = np.c_[y2, (X2[:, 0] > 0).astype(int), (X2[:, 1] > 0.5).astype(int)]
+    return {"multiclass": (X3, y3), "binary": (X2, y2), "multilabel": (X2, multilabel),
+            "regression": (Xr / 10, Yr[:, 0] / 100), "multi-output": (Xr / 10, Yr / 100)}
+
+
+DATA = _data()
+
+# (name, estimator kind, data, parameters beyond the shared ones)
+CASES = [
+    ("adam multiclass", "Classifier", "multiclass", {}),
+    ("adam binary logistic", "Classifier", "binary", dict(activation="logistic")),
+    ("adam multilabel", "Classifier", "multilabel", dict(activation="tanh")),
+    ("sgd nesterov multiclass", "Classifier", "multiclass",
+     dict(solver="sgd", learning_rate_init=0.05)),
+    ("sgd classical momentum binary", "Classifier", "binary",
+     dict(solver="sgd", nesterovs_momentum=False, learning_rate_init=0.05)),
+    ("sgd no momentum, no alpha", "Classifier", "multiclass",
+     dict(solver="sgd", momentum=0.0, alpha=0.0, learning_rate_init=0.1)),
+    ("sgd invscaling", "Classifier", "multiclass",
+     dict(solver="sgd", learning_rate="invscaling", learning_rate_init=0.5, activation="tanh")),
+    ("sgd adaptive", "Classifier", "multiclass",
+     dict(solver="sgd", learning_rate="adaptive", momentum=0.0, tol=1e-2, n_iter_no_change=2)),
+    ("adam early stopping binary", "Classifier", "binary", dict(early_stopping=True)),
+    ("sgd early stopping multiclass", "Classifier", "multiclass",
+     dict(solver="sgd", early_stopping=True, validation_fraction=0.2, learning_rate_init=0.05)),
+    ("no shuffle, batch 17", "Classifier", "multiclass", dict(shuffle=False, batch_size=17)),
+    ("adam regression", "Regressor", "regression", dict(activation="tanh")),
+    ("adam multi-output regression", "Regressor", "multi-output", dict(alpha=0.01)),
+    ("sgd nesterov regression, identity", "Regressor", "regression",
+     dict(solver="sgd", activation="identity", learning_rate_init=0.01)),
+    ("sgd early stopping regression", "Regressor", "regression",
+     dict(solver="sgd", early_stopping=True, learning_rate_init=0.01)),
+]
+
+
+def _fit_both(kind, data, params):
+    X, y = DATA[data]
+    params = dict(hidden_layer_sizes=(15, 7), random_state=0, max_iter=40, batch_size=32) | params
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        theirs = getattr(sk, "MLP" + kind)(**params).fit(X, y)
+        ours = getattr(cy, "MLP" + kind)(**params).fit(X, y)
+    return X, theirs, ours
+
+
+def _largest_difference(a, b):
+    return max(np.max(np.abs(p - q)) for p, q in zip(a.coefs_ + a.intercepts_,
+                                                     b.coefs_ + b.intercepts_))
+
+
+@pytest.mark.parametrize("name, kind, data, params", CASES, ids=[c[0] for c in CASES])
+def test_same_coefs_as_scikit_learn(name, kind, data, params):
+    X, theirs, ours = _fit_both(kind, data, params)
+    difference = _largest_difference(theirs, ours)
+    print(f"{name}: largest coefs_/intercepts_ difference {difference:.2e} "
+          f"after {ours.n_iter_} epochs")
+    assert difference < 1e-10
+    assert ours.n_iter_ == theirs.n_iter_ and ours.t_ == theirs.t_
+    np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-10)
+    for attribute in ("n_layers_", "n_outputs_", "out_activation_", "n_features_in_",
+                      "validation_scores_", "best_validation_score_", "best_loss_"):
+        want = getattr(theirs, attribute)
+        assert getattr(ours, attribute) == (want if want is None or isinstance(want, str)
+                                            else pytest.approx(want, rel=1e-10))
+    if kind == "Classifier":
+        np.testing.assert_array_equal(ours.classes_, theirs.classes_)
+        np.testing.assert_array_equal(ours.predict(X), theirs.predict(X))
+        np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), atol=1e-10)
+        np.testing.assert_allclose(ours.predict_log_proba(X), theirs.predict_log_proba(X),
+                                   atol=1e-8)
+    else:
+        np.testing.assert_allclose(ours.predict(X), theirs.predict(X), atol=1e-10)
+    assert ours.score(X, theirs.predict(X) if kind == "Classifier" else theirs.predict(X)) \
+        == pytest.approx(1.0)
+
+
+def test_partial_fit_and_warm_start_as_scikit_learn():
+    X, y = DATA["multiclass"]
+    batches = [(X[:100], y[:100]), (X[100:], y[100:]), (X[:100], y[:100])]
+    params = dict(hidden_layer_sizes=(10,), solver="sgd", random_state=3, batch_size=20,
+                  learning_rate_init=0.05)
+    theirs, ours = sk.MLPClassifier(**params), MLPClassifier(**params)
+    for Xb, yb in batches:  # the optimizer's velocities carry over from call to call
+        theirs.partial_fit(Xb, yb, classes=[0, 1, 2])
+        ours.partial_fit(Xb, yb, classes=[0, 1, 2])
+    assert _largest_difference(theirs, ours) < 1e-12 and ours.n_iter_ == 1
+    assert ours.t_ == theirs.t_ == 340
+    with pytest.raises(ValueError, match="classes not in"):
+        ours.partial_fit(X[:5], np.array([0, 1, 2, 7, 7]))
+
+    params = dict(hidden_layer_sizes=(10,), random_state=1, max_iter=5, warm_start=True)
+    theirs, ours = sk.MLPRegressor(**params), MLPRegressor(**params)
+    Xr, yr = DATA["regression"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for _ in range(3):  # each fit goes on from the last one's weights, with a new optimizer
+            theirs.fit(Xr, yr)
+            ours.fit(Xr, yr)
+    assert _largest_difference(theirs, ours) < 1e-12 and len(ours.loss_curve_) == 15
+
+
+def test_unsupported_parameters_are_clear_errors():
+    X, y = DATA["binary"]
+    with pytest.raises(ValueError, match="lbfgs.*not supported.*'adam'.*'sgd'"):
+        MLPClassifier(solver="lbfgs").fit(X, y)
+    with pytest.raises(ValueError, match="loss.*'squared_error'.*'poisson'"):
+        MLPRegressor(loss="poisson").fit(X, y)
+    with pytest.raises(ValueError, match="activation"):
+        MLPClassifier(activation="softmax").fit(X, y)
+    with pytest.raises(ValueError, match="learning_rate_init"):
+        MLPClassifier(learning_rate_init=0).fit(X, y)
+    with pytest.raises(ValueError, match="partial_fit does not support early_stopping"):
+        MLPClassifier(early_stopping=True).partial_fit(X, y, classes=[0, 1])
+
+
+def test_parameters_and_defaults_are_scikit_learns():
+    for ours, theirs in ((MLPClassifier(), sk.MLPClassifier()), (MLPRegressor(), sk.MLPRegressor())):
+        mine = ours.get_params()
+        assert mine.pop("dtype") is None and mine.pop("n_threads") is None
+        assert mine == theirs.get_params()
+
+
+def test_convergence_warning_and_verbose(capsys):
+    X, y = DATA["multiclass"]
+    with pytest.warns(ConvergenceWarning, match="Maximum iterations \\(3\\)"):
+        MLPClassifier(hidden_layer_sizes=(5,), max_iter=3, verbose=True, random_state=0).fit(X, y)
+    assert "Iteration 3, loss = " in capsys.readouterr().out
+
+
+def test_to_sklearn_predicts_the_same_and_pickles():
+    X, y = DATA["multiclass"]
+    ours = MLPClassifier(hidden_layer_sizes=(9,), max_iter=20, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours.fit(X, y)
+    theirs = ours.to_sklearn()
+    assert isinstance(theirs, sk.MLPClassifier)
+    np.testing.assert_array_equal(theirs.predict(X), ours.predict(X))
+    np.testing.assert_allclose(theirs.predict_proba(X), ours.predict_proba(X), rtol=1e-12)
+    assert theirs.loss_curve_ == ours.loss_curve_ and theirs.n_iter_ == ours.n_iter_
+    copy = pickle.loads(pickle.dumps(ours))
+    np.testing.assert_array_equal(copy.predict_proba(X), ours.predict_proba(X))
+    Xr, Yr = DATA["multi-output"]
+    reg = MLPRegressor(hidden_layer_sizes=(6,), max_iter=5, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg.fit(Xr, Yr)
+    np.testing.assert_allclose(reg.to_sklearn().predict(Xr), reg.predict(Xr), rtol=1e-12)
+
+
+def test_dataframes_feature_names_and_string_labels():
+    pd = pytest.importorskip("pandas")  # in the [test] extra
+    X, y = DATA["binary"]
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    labels = pd.Series(np.where(y == 1, "dog", "cat"))
+    clf = MLPClassifier(hidden_layer_sizes=(8,), max_iter=30, random_state=0, solver="sgd",
+                        learning_rate_init=0.1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(frame, labels)
+    assert list(clf.feature_names_in_) == list(frame.columns)
+    assert set(clf.predict(frame)) <= {"cat", "dog"} and clf.score(frame, labels) > 0.8
+
+
+def test_grid_search_pipeline_and_mnist(mnist):
     (X, y), (Xt, yt) = mnist
     X, y = X[:3000], y[:3000]
-    clf = MLPClassifier(hidden_layer_sizes=(30,), learning_rate=3.0, batch_size=10, max_iter=5,
-                        random_state=0)
-    scores = cross_val_score(make_pipeline(MinMaxScaler(), clf), X, y, cv=3)
-    assert scores.mean() > 0.7
+    clf = MLPClassifier(hidden_layer_sizes=(30,), max_iter=5, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        scores = cross_val_score(make_pipeline(MinMaxScaler(), clf), X, y, cv=3)
+        assert scores.mean() > 0.8
+        search = GridSearchCV(clf, {"learning_rate_init": [1e-3, 1e-2]}, cv=2).fit(X[:1000],
+                                                                                   y[:1000])
+    assert search.best_params_["learning_rate_init"] in (1e-3, 1e-2)
     clf.fit(X, y)
     assert clf.n_iter_ == 5 and len(clf.loss_curve_) == 5
     assert clf.loss_curve_[-1] < clf.loss_curve_[0]
     assert list(clf.classes_) == list(range(10)) and clf.n_features_in_ == 784
-    proba = clf.predict_proba(Xt[:50])
-    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
-    np.testing.assert_array_equal(clf.predict(Xt[:50]), np.argmax(proba, axis=1))
-    assert clf.score(Xt, yt) > 0.75
-
-
-def test_partial_fit_and_string_labels():
-    rng = np.random.default_rng(0)
-    X = np.vstack([rng.normal(-2, 1, (60, 3)), rng.normal(2, 1, (60, 3))])
-    y = np.array(["cat"] * 60 + ["dog"] * 60)
-    clf = MLPClassifier(hidden_layer_sizes=(8,), learning_rate=0.5, random_state=0)
-    with pytest.raises(ValueError, match="classes must be given"):
-        clf.partial_fit(X, y)
-    for _ in range(20):
-        clf.partial_fit(X, y, classes=["cat", "dog"])
-    assert clf.n_iter_ == 20 and clf.score(X, y) > 0.95
-    assert set(clf.predict(X)) <= {"cat", "dog"}
-    with pytest.raises(ValueError, match="not in classes_"):
-        clf.partial_fit(X, np.array(["cow"] * 120))
-    assert clf.get_params()["hidden_layer_sizes"] == (8,)
-    assert clf.set_params(max_iter=3).max_iter == 3
+    assert clf.score(Xt, yt) > 0.85

@@ -17,10 +17,12 @@ from threadpoolctl import threadpool_limits
 
 from . import _core
 from ._npz import NpzMembers
+from ._threads import CPUS, default_threads
 from ._validation import (
+    as_data,
     as_dataset,
     as_example,
-    as_labels,
+    as_labels_or_targets,
     check_choice,
     check_fraction,
     check_gd,
@@ -29,17 +31,87 @@ from ._validation import (
     check_parameters,
     check_positive_float,
     scale_pixels,
+    stratified_split,
 )
 
 # Training or test data: a tuple (X, Y) of arrays, or a sequence of (x, y) pairs.
 Dataset = Union[tuple[Any, Any], Sequence[tuple[Any, Any]]]
 
 # Activation and cost codes of the compiled core (csrc/_core.pyx).
-ACTIVATIONS = {"sigmoid": 0, "tanh": 1, "relu": 2, "leaky_relu": 3, "softmax": 4}
-HIDDEN_ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu")
+ACTIVATIONS = {"sigmoid": 0, "tanh": 1, "relu": 2, "leaky_relu": 3, "softmax": 4, "identity": 5}
+HIDDEN_ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "identity")
 COSTS = {"quadratic": 0, "cross_entropy": 1}
 INITS = ("normal", "xavier", "he", "scaled_normal")
+OPTIMIZERS = ("sgd", "nesterov", "adam")
 SAVE_FORMAT_VERSION = 1
+
+@dataclass(frozen=True)
+class TrainingOptions:
+    """The options of one :meth:`MLP.train` call, validated once (``TrainingOptions.check``).
+
+    ``batch_size`` is the rows per step whatever ``gd`` says (the whole set for
+    "batch", 1 for "sgd"); ``n_threads`` is the most threads the core may use
+    (it uses fewer while other trainings in the process hold the cores).
+    """
+
+    gd: str
+    batch_size: int
+    learning_rate: float
+    epochs: int
+    interval: int
+    verbose: bool
+    l2: float
+    momentum: float
+    patience: int | None
+    n_threads: int
+    optimizer: str = "sgd"
+    beta_1: float = 0.9
+    beta_2: float = 0.999
+    epsilon: float = 1e-8
+
+    @classmethod
+    def check(cls, n, has_watch, gd="mini-batch", batch_size=32, learning_rate=0.1, epochs=250,
+              interval=None, verbose=True, l2=0.0, momentum=0.0, patience=None, n_threads=None,
+              optimizer="sgd", beta_1=0.9, beta_2=0.999, epsilon=1e-8):
+        """Validate train's arguments for ``n`` training rows; ValueError names the bad one."""
+        gd = check_gd(gd)
+        learning_rate = check_positive_float("learning_rate", learning_rate)
+        epochs = check_int("epochs", epochs, minimum=1)
+        if gd == "mini-batch":
+            batch_size = check_int("batch_size", batch_size, minimum=1)
+            if batch_size > n:
+                raise ValueError(
+                    f"batch_size={batch_size} is larger than the {n} training examples"
+                )
+        else:
+            batch_size = n if gd == "batch" else 1
+        if interval is None:
+            interval = epochs // 100 if epochs >= 100 else 5
+        interval = check_int("interval", interval, minimum=1)
+        l2 = 0.0 if l2 == 0 else check_positive_float("l2", l2)
+        momentum = check_fraction("momentum", momentum, below_one=True)
+        if patience is not None:
+            patience = check_int("patience", patience, minimum=1)
+            if not has_watch:
+                raise ValueError("patience (early stopping) needs test_data, validation_data "
+                                 "or validation_fraction to watch")
+        if n_threads is None:
+            n_threads = default_threads(batch_size)
+        n_threads = check_int("n_threads", n_threads, minimum=1)
+        optimizer = check_choice("optimizer", optimizer, OPTIMIZERS)
+        if optimizer == "nesterov" and momentum == 0:
+            raise ValueError("optimizer='nesterov' needs momentum in (0, 1), got momentum=0")
+        if optimizer == "adam":
+            if momentum != 0 or l2 != 0:
+                raise ValueError(f"optimizer='adam' takes no momentum or l2 (its moments replace "
+                                 f"momentum); got momentum={momentum}, l2={l2}")
+            beta_1 = check_fraction("beta_1", beta_1, below_one=True)
+            beta_2 = check_fraction("beta_2", beta_2, below_one=True)
+            epsilon = check_positive_float("epsilon", epsilon)
+        return cls(gd, batch_size, float(learning_rate), epochs, interval, bool(verbose),
+                   float(l2), float(momentum), patience, n_threads, optimizer, float(beta_1),
+                   float(beta_2), float(epsilon))
+
 
 # Rows fed forward at once by predict/evaluate: bounds memory for large sets
 # (a chunk of uint8 input becomes floats only chunk by chunk).
@@ -70,7 +142,11 @@ class EpochRecord:
 
     ``epoch`` counts completed epochs (1-based); ``mse``, ``correct`` and
     ``total`` describe the test data (None without test data); ``seconds`` is
-    the training time since ``train`` started, evaluation excluded.
+    the training time since ``train`` started, evaluation excluded;
+    ``val_mse``, ``val_correct`` and ``val_total`` describe the validation data
+    (None without it); ``train_loss`` is the epoch's training loss (see
+    ``History.train_loss``). A regression model (identity outputs) has no
+    ``correct``/``total``: its ``mse`` is against the targets.
     """
 
     epoch: int
@@ -78,20 +154,40 @@ class EpochRecord:
     correct: int | None
     total: int | None
     seconds: float
+    val_mse: float | None = None
+    val_correct: int | None = None
+    val_total: int | None = None
+    train_loss: float | None = None
 
     @property
     def accuracy(self) -> float | None:
+        """Test accuracy in [0, 1] (None without test data)."""
         return None if self.total is None else self.correct / self.total
+
+    @property
+    def val_accuracy(self) -> float | None:
+        """Validation accuracy in [0, 1] (None without validation data)."""
+        return None if self.val_total is None else self.val_correct / self.val_total
 
 
 class History(list):
     """The list of :class:`EpochRecord` returned by :meth:`MLP.train`.
 
-    ``best_epoch`` is the reported epoch with the highest test accuracy (None
-    without test data); with ``patience``, the model keeps that epoch's weights.
+    ``best_epoch`` is the reported epoch with the highest validation accuracy,
+    or test accuracy without validation data (None with neither); with
+    ``patience``, the model keeps that epoch's weights. ``watched`` says which
+    ("validation", "test" or None). ``train_loss`` holds every epoch's training
+    loss, reported or not: the mean cost per example (the model's cost), each
+    batch's taken as the core fed it forward, before its step, plus the mean L2
+    penalty (lambda / 2n ||W||^2), accumulated by the core as it trains.
     """
 
     best_epoch = None
+    watched = None
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.train_loss = []
 
     def plot(self, path: str | os.PathLike, title: str | None = None):
         """Draw test cost (MSE) and accuracy against epochs, as the paper's Figure 6.
@@ -189,12 +285,15 @@ class MLP:
             options.append(f"dtype=np.{self.dtype}")
         return f"MLP({', '.join([str(list(self.layer_sizes))] + options)})"
 
-    def _network(self, max_rows, keep_z=False, momentum=False):
-        """The compiled workspace for up to ``max_rows`` rows at once."""
+    def _network(self, max_rows, keep_z=False, momentum=False, adam=False):
+        """The compiled workspace for up to ``max_rows`` rows at once (for training:
+        batches of up to ``max_rows`` rows, larger ones in chunks of ``_core.CHUNK``)."""
         kinds = [ACTIVATIONS[self.activation]] * (len(self.weights) - 1)
         kinds.append(ACTIVATIONS[self.output_activation])
-        return _core.NETWORKS[self.dtype](self.weights, self.biases, kinds, self.leaky_slope,
-                                          COSTS[self.cost], max_rows, keep_z, momentum)
+        return _core.NETWORKS[self.dtype](self.weights, self.biases, kinds,
+                                          slope=self.leaky_slope, cost=COSTS[self.cost],
+                                          max_rows=max_rows, keep_z=keep_z, momentum=momentum,
+                                          adam=adam)
 
     def _check(self):
         check_parameters(self.weights, self.biases, self.layer_sizes, self.dtype)
@@ -210,13 +309,18 @@ class MLP:
               learning_rate: float = 0.1, epochs: int = 250, test_data: Dataset | None = None,
               interval: int | None = None, verbose: bool = True, l2: float = 0.0,
               momentum: float = 0.0, patience: int | None = None,
-              n_threads: int | None = None) -> History:
+              n_threads: int | None = None, validation_data: Dataset | None = None,
+              validation_fraction: float | None = None, optimizer: str = "sgd",
+              beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-8) -> History:
         """Train with gradient descent (the paper's Algorithm 2), in place.
 
         Parameters
         ----------
         training_data : tuple (X, Y) of arrays, or list of (x, y) pairs
-            X of shape (n, n_in); Y integer labels (n,) or one-hot (n, n_out).
+            X of shape (n, n_in); Y integer labels (n,) or one-hot (n, n_out),
+            or real-valued targets (n, n_out) (a float matrix that is not
+            one-hot, or any targets when the outputs are "identity": regression).
+            Any array-like: lists, pandas DataFrames and Series, read-only arrays.
             X may be uint8 pixels (also an ``np.memmap`` of an IDX file): they are
             scaled by 1/255 as each batch is gathered, never copied to floats.
             Pairs are the paper's column vectors: x (n_in, 1), y (n_out, 1)
@@ -245,13 +349,31 @@ class MLP:
             Classical momentum mu in [0, 1): ``v <- mu v - eta * gradient; w <- w + v``.
         patience : int, optional
             Early stopping (the paper's "until the network's performance stops
-            improving"): stop once the test accuracy has not improved for
-            ``patience`` reported epochs, and keep the best weights seen.
+            improving"): stop once the validation accuracy (the test accuracy
+            when there is no validation data) has not improved for ``patience``
+            reported epochs, and keep the best weights seen.
         n_threads : int, optional
-            Threads sharing each mini-batch: 1 or 2 (default: 2 if two cores
-            are available, the core was built with OpenMP and batches hold 32
-            examples or more; smaller batches are faster on one thread). The
-            result does not depend on it, bit for bit.
+            The most threads sharing each batch, any number (default: the
+            cores this process may use, by affinity and cgroup quota, shared
+            fairly with the other trainings running in the process; 1 for
+            batches under 32 examples, which are faster on one thread). The
+            core uses at most the cores it may use and its fair share of
+            them. The result does not depend on it, bit for bit.
+        validation_data : same forms as training_data, optional
+            Held-out data evaluated after every reported epoch (``val_*`` in
+            the history); ``patience`` watches it instead of the test data.
+        optimizer : {"sgd", "nesterov", "adam"}
+            "sgd" (classical momentum with ``momentum``), "nesterov" (Nesterov's
+            momentum, as scikit-learn: ``v <- mu v - eta g; w <- w + mu v - eta g``)
+            or "adam" (``learning_rate`` is its step size; bias-corrected as
+            scikit-learn's AdamOptimizer; no ``momentum`` or ``l2``).
+        beta_1, beta_2, epsilon : float
+            Adam's decay rates of its first and second moments and its epsilon.
+        validation_fraction : float in (0, 1), optional
+            Hold out this fraction of the training data as validation data
+            instead: ``round(fraction * n_c)`` examples of each class c, drawn
+            by the model's generator (reproducible with the seed). The held-out
+            rows are not trained on; the kept rows are copied once.
 
         Returns
         -------
@@ -272,92 +394,104 @@ class MLP:
         epoch, and the model keeps the weights from before that epoch.
         """
         n_in, n_out = self.layer_sizes[0], self.layer_sizes[-1]
-        gd = check_gd(gd)
-        learning_rate = check_positive_float("learning_rate", learning_rate)
-        epochs = check_int("epochs", epochs, minimum=1)
-        X, labels = as_dataset("training_data", training_data, n_in, n_out, self.dtype)
-        n = X.shape[0]
-        if gd == "mini-batch":
-            batch_size = check_int("batch_size", batch_size, minimum=1)
-            if batch_size > n:
-                raise ValueError(
-                    f"batch_size={batch_size} is larger than the {n} training examples"
-                )
-        else:
-            batch_size = n if gd == "batch" else 1
+        regression = self.output_activation == "identity"
+        X, labels = as_data("training_data", training_data, n_in, n_out, self.dtype, regression)
+        validation = None
+        if validation_data is not None and validation_fraction is not None:
+            raise ValueError("give validation_data or validation_fraction, not both")
+        if validation_data is not None:
+            validation = as_data("validation_data", validation_data, n_in, n_out, self.dtype,
+                                 regression or labels.ndim == 2)
+        elif validation_fraction is not None:
+            fraction = check_fraction("validation_fraction", validation_fraction, below_one=True)
+            if fraction == 0:
+                raise ValueError("validation_fraction must be in (0, 1), got 0.0")
+            classes = labels if labels.ndim == 1 else np.zeros(labels.shape[0], np.intp)
+            kept, held = stratified_split(classes, fraction, self._rng)
+            if kept.size == 0:
+                raise ValueError(f"validation_fraction={fraction} leaves no training data "
+                                 f"out of {X.shape[0]} examples")
+            validation = (X[held], labels[held])
+            X, labels = X[kept], labels[kept]
         test = (None if test_data is None
-                else as_dataset("test_data", test_data, n_in, n_out, self.dtype))
-        if interval is None:
-            interval = epochs // 100 if epochs >= 100 else 5
-        interval = check_int("interval", interval, minimum=1)
-        l2 = 0.0 if l2 == 0 else check_positive_float("l2", l2)
-        momentum = check_fraction("momentum", momentum, below_one=True)
-        if patience is not None:
-            patience = check_int("patience", patience, minimum=1)
-            if test is None:
-                raise ValueError("patience (early stopping) needs test_data to watch")
-        if n_threads is None:
-            n_threads = default_threads(batch_size)
-        n_threads = check_int("n_threads", n_threads, minimum=1)
+                else as_data("test_data", test_data, n_in, n_out, self.dtype,
+                             regression or labels.ndim == 2))
+        options = TrainingOptions.check(
+            X.shape[0], test is not None or validation is not None, gd=gd,
+            batch_size=batch_size, learning_rate=learning_rate, epochs=epochs,
+            interval=interval, verbose=verbose, l2=l2, momentum=momentum, patience=patience,
+            n_threads=n_threads, optimizer=optimizer, beta_1=beta_1, beta_2=beta_2,
+            epsilon=epsilon)
 
         if not self._training.acquire(blocking=False):
             raise RuntimeError("this MLP is already training (train was called from another thread)")
         try:
             self._check()
             # The core splits each batch between its own threads: BLAS stays at one.
-            with threadpool_limits(limits=1, user_api="blas"):
-                return self._train_loop(X, labels, gd, batch_size, learning_rate, epochs,
-                                        test, interval, verbose, l2, momentum, patience,
-                                        n_threads)
+            with threadpool_limits(limits=1, user_api="blas"), CPUS.training():
+                return self._train_loop(X, labels, test, options, validation)
         finally:
             self._training.release()
 
-    def _train_loop(self, X, labels, gd, batch_size, learning_rate, epochs, test,
-                    interval, verbose, l2, momentum, patience, n_threads):
+    def _train_loop(self, X, labels, test, options, validation=None):
         n = X.shape[0]
-        core = self._network(batch_size, momentum=momentum > 0)
-        flops_per_batch = 6 * batch_size * sum(W.size for W in self.weights)
-        check_every = max(1, int(_FLOPS_PER_SIGNAL_CHECK // flops_per_batch))
+        o = options
+        chunk_rows = min(o.batch_size, _core.CHUNK)  # the core runs larger batches in chunks
+        core = self._network(chunk_rows, momentum=o.momentum > 0, adam=o.optimizer == "adam")
+        flops_per_chunk = 6 * chunk_rows * sum(W.size for W in self.weights)
+        check_every = max(1, int(_FLOPS_PER_SIGNAL_CHECK // flops_per_chunk))
         history = History()
+        history.watched = ("validation" if validation is not None
+                           else "test" if test is not None else None)
         seconds = 0.0
         # Which input columns each row has non-zero: the core then finds a batch's active
         # columns from a few words a row. One pass over X per call; not for a memmap,
         # whose size may be beyond memory, nor when every column is used anyway.
         bitmap = None
-        if l2 == 0 and momentum == 0 and batch_size < n and not isinstance(X, np.memmap):
+        if (o.l2 == 0 and o.momentum == 0 and o.optimizer == "sgd" and o.batch_size <= _core.CHUNK
+                and not isinstance(X, np.memmap)):
             start = time.perf_counter()
             bitmap = _core.column_bitmap(X)
             seconds += time.perf_counter() - start
         best = None  # (correct, epoch, parameters) of the best reported epoch
-        for epoch in range(1, epochs + 1):
+        for epoch in range(1, o.epochs + 1):
             # The paper shuffles in mini-batch and sgd modes, not in batch mode
             # (where the order only changes rounding).
-            order = None if gd == "batch" else self._rng.permutation(n).astype(np.intp)
+            order = None if o.gd == "batch" else self._rng.permutation(n).astype(np.intp)
             before = self._parameters()
             start = time.perf_counter()
-            core.train_epoch(X, labels, order, batch_size, learning_rate, l2, momentum,
-                             check_every, n_threads, bitmap)
+            with CPUS.lease(o.n_threads) as cpus:
+                cost, penalty = core.train_epoch(
+                    X, labels if labels.ndim == 1 else None, order, batch_size=o.batch_size,
+                    learning_rate=o.learning_rate, l2=o.l2, momentum=o.momentum,
+                    check_every=check_every, n_threads=len(cpus), cpus=cpus, bitmap=bitmap,
+                    targets=labels if labels.ndim == 2 else None,
+                    optimizer="sgd" if o.optimizer == "sgd" else o.optimizer,
+                    beta_1=o.beta_1, beta_2=o.beta_2, epsilon=o.epsilon)
             seconds += time.perf_counter() - start
             if not all(np.isfinite(p).all() for p in self.weights + self.biases):
                 self._set_parameters(before)
                 raise FloatingPointError(
                     f"training diverged in epoch {epoch}: the weights became NaN or infinite "
-                    f"(learning_rate={learning_rate} is too high; try a lower one). The model "
+                    f"(learning_rate={o.learning_rate} is too high; try a lower one). The model "
                     f"keeps the weights from before epoch {epoch}."
                 )
-            if epoch % interval == 0 or epoch == epochs:
-                record = self._report(epoch, seconds, test, verbose)
+            history.train_loss.append((cost + penalty) / n)
+            if epoch % o.interval == 0 or epoch == o.epochs:
+                record = self._report(epoch, seconds, test, o.verbose, validation,
+                                      history.train_loss[-1])
                 history.append(record)
-                if test is not None and (best is None or record.correct > best[0]):
-                    best = (record.correct, epoch, self._parameters() if patience else None)
-                if patience and epoch - best[1] >= patience * interval:
-                    if verbose:
-                        print(f"No improvement for {patience} reports: stopping, keeping the "
+                score = _score(record, validation is not None)
+                if score is not None and (best is None or score > best[0]):
+                    best = (score, epoch, self._parameters() if o.patience else None)
+                if o.patience and epoch - best[1] >= o.patience * o.interval:
+                    if o.verbose:
+                        print(f"No improvement for {o.patience} reports: stopping, keeping the "
                               f"weights of epoch {best[1]}", flush=True)
                     break
         if best is not None:
             history.best_epoch = best[1]
-            if patience:
+            if o.patience:
                 self._set_parameters(best[2])
         return history
 
@@ -368,18 +502,32 @@ class MLP:
         for mine, saved in zip(self.weights + self.biases, parameters):
             mine[...] = saved
 
-    def _report(self, epoch, seconds, test, verbose):
-        if test is None:
-            if verbose:
-                print(f"Epoch {epoch}: {seconds:.2f} s", flush=True)
-            return EpochRecord(epoch, None, None, None, seconds)
-        X, labels = test
+    def _scores(self, data):
+        """(Evaluation, mean squared error) of the model on validated (X, Y); the
+        Evaluation is None for targets (regression)."""
+        X, Y = data
         outputs = self._forward(X)
-        result = self._evaluation(outputs, labels)
-        mse = float(np.mean(self._mse(outputs, labels)))
+        result = None if Y.ndim == 2 else self._evaluation(outputs, Y)
+        return result, float(np.mean(self._mse(outputs, Y)))
+
+    def _report(self, epoch, seconds, test, verbose, validation=None, train_loss=None):
+        line, fields = f"Epoch {epoch}:", {}
+        if test is None:
+            line += f" {seconds:.2f} s"
+            fields.update(mse=None, correct=None, total=None)
+        else:
+            result, mse = self._scores(test)
+            line += f" {'' if result is None else f'{result} '}MSE: {mse:.4f}"
+            fields.update(mse=mse, correct=result and result.correct,
+                          total=result and result.total)
+        if validation is not None:
+            result, mse = self._scores(validation)
+            line += f" | validation {'' if result is None else f'{result} '}MSE: {mse:.4f}"
+            fields.update(val_mse=mse, val_correct=result and result.correct,
+                          val_total=result and result.total)
         if verbose:
-            print(f"Epoch {epoch}: {result} MSE: {mse:.4f}", flush=True)
-        return EpochRecord(epoch, mse, result.correct, result.total, seconds)
+            print(line, flush=True)
+        return EpochRecord(epoch, seconds=seconds, train_loss=train_loss, **fields)
 
     # ------------------------------------------------------------------ inference
 
@@ -420,9 +568,12 @@ class MLP:
         return activations[-1], activations, weighted
 
     def predict(self, X: ArrayLike) -> np.ndarray | int:
-        """Class indices (argmax of the outputs) for a batch (n, n_in), or one int for one example."""
+        """Class indices (argmax of the outputs) for a batch (n, n_in), or one int for one
+        example; a regression model (identity outputs) predicts its outputs (n, n_out)."""
         self._check()
         X, form = as_example("X", X, self.layer_sizes[0], self.dtype)
+        if self.output_activation == "identity":
+            return _reshape(self._forward(X), "vector" if form != "batch" else form)
         classes = np.argmax(self._forward(X), axis=1)
         return int(classes[0]) if form != "batch" else classes
 
@@ -432,6 +583,10 @@ class MLP:
         ``test_data`` takes the same forms as ``training_data`` in :meth:`train`.
         """
         self._check()
+        if self.output_activation == "identity":
+            raise ValueError("evaluate counts correct classifications, but this model has "
+                             "identity outputs (regression): use MeanSquaredError(test_data) "
+                             "or predict(X)")
         X, labels = as_dataset("test_data", test_data, self.layer_sizes[0], self.layer_sizes[-1],
                                self.dtype)
         return self._evaluation(self._forward(X), labels)
@@ -439,12 +594,13 @@ class MLP:
     def MeanSquaredError(self, test_data: Dataset) -> np.ndarray:  # noqa: N802 - the paper's name
         """Per-output mean over the examples of (a - y)^2, shape (n_out,).
 
-        ``np.mean(net.MeanSquaredError(test))`` is the MSE the paper prints.
+        ``np.mean(net.MeanSquaredError(test))`` is the MSE the paper prints. The
+        targets are one-hot rows of the labels, or real-valued targets (n, n_out).
         """
         self._check()
-        X, labels = as_dataset("test_data", test_data, self.layer_sizes[0], self.layer_sizes[-1],
-                               self.dtype)
-        return self._mse(self._forward(X), labels)
+        X, Y = as_data("test_data", test_data, self.layer_sizes[0], self.layer_sizes[-1],
+                       self.dtype, self.output_activation == "identity")
+        return self._mse(self._forward(X), Y)
 
     @staticmethod
     def _evaluation(outputs, labels):
@@ -453,6 +609,9 @@ class MLP:
 
     @staticmethod
     def _mse(outputs, labels):
+        """Per-output mean squared error against labels' one-hot rows, or targets (n, n_out)."""
+        if labels.ndim == 2:
+            return np.mean((outputs - labels) ** 2, axis=0)
         errors = outputs.copy()
         errors[np.arange(labels.shape[0]), labels] -= 1.0
         return np.mean(errors * errors, axis=0)
@@ -463,7 +622,8 @@ class MLP:
         """Algorithm 3: ``(bias_gradients, weight_gradients)`` of the cost (the paper's 1/2 ||a - y||^2).
 
         ``x`` is one example, (n_in,) or (n_in, 1), and ``y`` its one-hot
-        target (n_out,) or (n_out, 1) or integer label. A batch x (n, n_in)
+        target (n_out,) or (n_out, 1) or integer label (or real-valued targets,
+        as in :meth:`train`). A batch x (n, n_in)
         with labels (n,) or one-hot (n, n_out) gives the mean gradients over
         the batch, as Algorithm 2 uses them. The gradients have the shapes of
         ``biases`` and ``weights``.
@@ -475,13 +635,28 @@ class MLP:
         if form != "batch":
             y_arr = np.asarray(y)
             y = y_arr.reshape(1, n_out) if y_arr.shape in ((n_out,), (n_out, 1)) else y_arr.reshape(-1)
-        labels = as_labels("y", y, X.shape[0], n_out)
         grad_W = [np.empty_like(W) for W in self.weights]  # the model's dtype
         grad_b = [np.empty_like(b) for b in self.biases]
         core = self._network(X.shape[0])
-        core.gradients(X, labels, grad_W, grad_b)
+        Y = as_labels_or_targets("y", y, X.shape[0], n_out, self.dtype,
+                                 self.output_activation == "identity")
+        if Y.ndim == 2:
+            core.gradients(X, None, grad_W, grad_b, targets=Y)
+        else:
+            core.gradients(X, Y, grad_W, grad_b)
         return grad_b, grad_W
 
+
+    def to_torch(self):
+        """The network as a ``torch.nn.Sequential`` (needs PyTorch): Linear layers with
+        copies of ``weights[l]`` and ``biases[l]`` in the model's dtype, each followed by
+        its activation (``nn.Sigmoid``, ``nn.Softmax(dim=-1)``, ...): it computes what
+        :meth:`feed_forward` computes. Its ``state_dict()`` has keys "0.weight",
+        "0.bias", "2.weight", ... (the activations hold no parameters)."""
+        from ._export import torch_sequential
+
+        kinds = [self.activation] * (len(self.weights) - 1) + [self.output_activation]
+        return torch_sequential(self.weights, self.biases, kinds, self.leaky_slope)
 
     # ------------------------------------------------------------------ save / load
 
@@ -584,14 +759,13 @@ class MLP:
         return net
 
 
-def default_threads(batch_size):
-    """Threads for training: 2 when two cores are free to use, OpenMP was built in and the
-    batches are large enough (32 or more) for a second thread to pay for its waits."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return 2 if _core.OPENMP and cores >= 2 and batch_size >= 32 else 1
+def _score(record, validation):
+    """What early stopping maximizes: correct classifications, or -MSE for regression."""
+    if validation:
+        return record.val_correct if record.val_total is not None else -record.val_mse
+    if record.mse is None:
+        return None
+    return record.correct if record.total is not None else -record.mse
 
 
 def _initial_parameters(layer_sizes, init, rng):

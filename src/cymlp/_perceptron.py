@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _core
+from . import _perceptron_core
 from ._validation import as_features, check_int, check_positive_float
 
 
@@ -66,7 +66,7 @@ class Perceptron:
         b = np.array([self.bias])
         errors = []
         for epoch in range(epochs):
-            total = _core.perceptron_epoch(w, b, X, y, self.learning_rate)
+            total = _perceptron_core.perceptron_epoch(w, b, X, y, self.learning_rate)
             errors.append(int(total))
             if verbose and (epoch % 10 == 0 or total == 0 or epoch == epochs - 1):
                 print(f"Epoch {epoch}: Error = {int(total)}", flush=True)

@@ -90,11 +90,18 @@ def one_hot(labels, n_classes=10):
 
 
 def _numeric_array(name, value):
-    """``value`` as a real, numeric ndarray (no object, complex, string or bool data)."""
-    try:
-        array = np.asarray(value)
-    except (ValueError, TypeError) as error:  # ragged nested lists
-        raise ValueError(f"{name} could not be read as a numeric array: {error}") from None
+    """``value`` as a real, numeric ndarray (no object, complex, string or bool data).
+
+    Anything NumPy can convert is accepted (lists, pandas DataFrames and Series,
+    tensors with ``__array__``); an ``np.memmap`` stays a memmap (no read).
+    """
+    if isinstance(value, np.memmap):
+        array = value
+    else:
+        try:
+            array = np.asarray(value)
+        except (ValueError, TypeError) as error:  # ragged nested lists
+            raise ValueError(f"{name} could not be read as a numeric array: {error}") from None
     if array.dtype == bool or array.dtype.kind not in "iuf":
         raise TypeError(
             f"{name} must hold real numbers (integer or float dtype), got dtype {array.dtype}"
@@ -102,12 +109,29 @@ def _numeric_array(name, value):
     return array
 
 
+# Rows checked for NaN at a time: bounds the temporary of np.isfinite (and reads a
+# memmap a piece at a time instead of mapping a whole boolean copy).
+_CHECK_ROWS = 1 << 14
+
+
+def _check_finite(name, X):
+    """ValueError naming the first NaN or infinity of a 2-D float array, if any."""
+    for start in range(0, X.shape[0], _CHECK_ROWS):
+        chunk = X[start:start + _CHECK_ROWS]
+        finite = np.isfinite(chunk)
+        if not finite.all():
+            bad = np.argwhere(~finite)[0]
+            raise ValueError(f"{name} contains NaN or infinity (first at row {start + bad[0]}, "
+                             f"column {bad[1]})")
+
+
 def as_features(name, X, n_in, dtype=np.float64, allow_uint8=False):
     """X as a C-contiguous array of shape (n, n_in) with finite values, of ``dtype``.
 
     With ``allow_uint8``, uint8 pixels are kept as they are (no float copy: the
-    core scales them by 1/255 as it gathers each batch); a C-contiguous
-    ``np.memmap`` is used in place.
+    core scales them by 1/255 as it gathers each batch). An array that already
+    has the right dtype and layout is used in place: read-only arrays and
+    ``np.memmap`` included (a memmap is checked a piece at a time, not read whole).
     """
     X = _numeric_array(name, X)
     if X.ndim != 2:
@@ -121,10 +145,9 @@ def as_features(name, X, n_in, dtype=np.float64, allow_uint8=False):
         raise ValueError(f"{name} is empty: expected shape (n, {n_in}) with n >= 1")
     if allow_uint8 and X.dtype == np.uint8:
         return X if X.flags.c_contiguous else np.ascontiguousarray(X)
-    X = np.ascontiguousarray(X, dtype=dtype)
-    if not np.isfinite(X).all():
-        bad = np.argwhere(~np.isfinite(X))[0]
-        raise ValueError(f"{name} contains NaN or infinity (first at row {bad[0]}, column {bad[1]})")
+    if not (X.dtype == dtype and X.flags.c_contiguous):
+        X = np.ascontiguousarray(X, dtype=dtype)
+    _check_finite(name, X)
     return X
 
 
@@ -156,6 +179,44 @@ def as_labels(name, Y, n, n_out):
     return np.ascontiguousarray(Y, dtype=np.intp)
 
 
+def _describe(value):
+    """A short description of a value for error messages: its type and shape."""
+    shape = getattr(value, "shape", None)
+    if shape is None:
+        try:
+            shape = np.shape(value)
+        except (ValueError, TypeError):  # ragged
+            shape = f"ragged, {len(value)} items" if hasattr(value, "__len__") else None
+    return type(value).__name__ + ("" if shape is None else f" of shape {shape}")
+
+
+def _both_forms(name, n_in, n_out):
+    return (f"{name} must be (X, y), X of shape (n, {n_in}) and y of n labels or targets "
+            f"(or one-hot rows (n, {n_out})), or the paper's list of (x, y) pairs, x of shape "
+            f"({n_in}, 1) or ({n_in},)")
+
+
+def _as_matrix_pair(data):
+    """(X, Y) if ``data`` is a pair whose first item is a 2-D numeric array (rows of
+    features: its width and Y are checked later); None if it does not fit that form."""
+    try:
+        if len(data) != 2:
+            return None
+        X, Y = data
+    except TypeError:
+        return None
+    if isinstance(X, np.memmap):
+        candidate = X
+    else:
+        try:
+            candidate = np.asarray(X)
+        except (ValueError, TypeError):  # ragged: the paper's (x, y) pair, for instance
+            return None
+    if candidate.ndim != 2 or candidate.dtype.kind not in "iuf":
+        return None
+    return candidate, Y
+
+
 def _pair_parts(name, data, n_in, n_out):
     """Stack the paper's list of (x, y) pairs into (X, Y) arrays."""
     xs, ys = [], []
@@ -164,12 +225,14 @@ def _pair_parts(name, data, n_in, n_out):
             x, y = pair
         except (TypeError, ValueError):
             raise ValueError(
-                f"{name}[{i}] must be an (x, y) pair, got {type(pair).__name__}"
+                f"{_both_forms(name, n_in, n_out)}; {name}[{i}] is not an (x, y) pair but a "
+                f"{_describe(pair)}"
             ) from None
         x = _numeric_array(f"{name}[{i}][0]", x)
         if x.shape not in ((n_in,), (n_in, 1)):
             raise ValueError(
-                f"{name}[{i}][0] must have shape ({n_in}, 1) or ({n_in},), got {x.shape}"
+                f"{name}[{i}][0] must have shape ({n_in}, 1) or ({n_in},), got {x.shape} "
+                f"({_both_forms(name, n_in, n_out)})"
             )
         y = _numeric_array(f"{name}[{i}][1]", y)
         if y.shape in ((n_out,), (n_out, 1)):
@@ -189,30 +252,82 @@ def _pair_parts(name, data, n_in, n_out):
     return np.stack(xs), np.stack(ys)
 
 
+def split_dataset(name, data, n_in, n_out):
+    """``(X, Y)`` as given, from a pair of sequences ``(X, Y)`` or the paper's list of
+    ``(x, y)`` pairs, told apart by their shapes: a first item that is rows of
+    numbers makes ``(X, Y)``; anything else must be pairs."""
+    if data is None:
+        raise ValueError(f"{name} is required")
+    if isinstance(data, (str, bytes)) or not hasattr(data, "__iter__"):
+        raise TypeError(f"{_both_forms(name, n_in, n_out)}; got {_describe(data)}")
+    pair = _as_matrix_pair(data)
+    if pair is not None:
+        return pair
+    if isinstance(data, np.ndarray) or hasattr(data, "columns"):  # one array, a DataFrame
+        raise ValueError(f"{_both_forms(name, n_in, n_out)}; got a single {_describe(data)}")
+    return _pair_parts(name, list(data), n_in, n_out)
+
+
 def as_dataset(name, data, n_in, n_out, dtype=np.float64):
-    """``(X, labels)`` from a tuple of arrays ``(X, Y)`` or a sequence of ``(x, y)`` pairs.
+    """``(X, labels)`` from ``(X, Y)`` or a sequence of ``(x, y)`` pairs (see split_dataset).
 
     X: ``dtype`` (or uint8 pixels, kept as they are), shape (n, n_in),
     C-contiguous; labels: intp, shape (n,).
     """
-    if data is None:
-        raise ValueError(f"{name} is required")
-    if isinstance(data, tuple) and len(data) == 2 and all(
-        isinstance(part, np.ndarray) for part in data
-    ):
-        X, Y = data
-    else:
-        try:
-            data = list(data)
-        except TypeError:
-            raise TypeError(
-                f"{name} must be a tuple (X, Y) of arrays or a list of (x, y) pairs, "
-                f"got {type(data).__name__}"
-            ) from None
-        X, Y = _pair_parts(name, data, n_in, n_out)
+    X, Y = split_dataset(name, data, n_in, n_out)
     X = as_features(f"{name} X", X, n_in, dtype, allow_uint8=True)
     labels = as_labels(f"{name} Y", Y, X.shape[0], n_out)
     return X, labels
+
+
+def stratified_split(labels, fraction, rng):
+    """``(train, held_out)`` row indices (sorted): ``round(fraction * n_c)`` rows of each
+    class c held out, drawn with ``rng`` (a numpy Generator); at least one row in all."""
+    order = rng.permutation(labels.shape[0])
+    order = order[np.argsort(labels[order], kind="stable")]  # classes in turn, shuffled within
+    classes, starts, counts = np.unique(labels[order], return_index=True, return_counts=True)
+    take = np.rint(fraction * counts).astype(np.intp)
+    if take.sum() == 0:
+        take[np.argmax(counts)] = 1
+    rank = np.arange(order.shape[0]) - np.repeat(starts, counts)
+    held = rank < np.repeat(take, counts)
+    return np.sort(order[~held]), np.sort(order[held])
+
+
+def as_targets(name, Y, n, n_out, dtype=np.float64):
+    """Real-valued targets as a C-contiguous (n, n_out) matrix of ``dtype`` with finite
+    values; (n,) is accepted for a single output."""
+    Y = _numeric_array(name, Y)
+    if Y.ndim == 1 and n_out == 1:
+        Y = Y.reshape(-1, 1)
+    if Y.shape != (n, n_out):
+        raise ValueError(f"{name} must be targets of shape ({n}, {n_out})"
+                         + (f" or ({n},)" if n_out == 1 else "") + f", got shape {Y.shape}")
+    Y = np.ascontiguousarray(Y, dtype=dtype)
+    _check_finite(name, Y)
+    return Y
+
+
+def _is_one_hot(Y):
+    ones = Y == 1
+    return bool(((Y == 0) | ones).all() and (ones.sum(axis=1) == 1).all())
+
+
+def as_labels_or_targets(name, Y, n, n_out, dtype=np.float64, regression=False):
+    """Y as class labels (n,) of ``intp``, or as a target matrix (n, n_out) of ``dtype`` when
+    ``regression`` (identity outputs) or when it is a float matrix (n, n_out) whose rows are
+    not one-hot (real-valued targets)."""
+    Y = _numeric_array(name, Y)
+    if regression or (Y.dtype.kind == "f" and Y.shape == (n, n_out) and not _is_one_hot(Y)):
+        return as_targets(name, Y, n, n_out, dtype)
+    return as_labels(name, Y, n, n_out)
+
+
+def as_data(name, data, n_in, n_out, dtype=np.float64, regression=False):
+    """``(X, Y)`` from the forms of split_dataset, Y as as_labels_or_targets gives it."""
+    X, Y = split_dataset(name, data, n_in, n_out)
+    X = as_features(f"{name} X", X, n_in, dtype, allow_uint8=True)
+    return X, as_labels_or_targets(f"{name} Y", Y, X.shape[0], n_out, dtype, regression)
 
 
 def as_example(name, x, n_in, dtype=np.float64):

@@ -10,7 +10,15 @@ the benchmarks. It computes exactly the same math as ``cymlp._core``:
   ``D_prev = (D @ W) * f'(Z_prev)``;
 * Algorithm 2 (gradient descent): ``W -= eta * mean gradient over the batch``,
   i.e. ``W -= eta / S * D.T @ A_prev``, with optional L2 decay
-  (``eta * lambda / n * W``, as Nielsen's network2) and classical momentum.
+  (``eta * lambda / n * W``, as Nielsen's network2), or scikit-learn's L2
+  (``alpha * W`` added to the summed gradient, then divided by the batch size),
+  and an optimizer: plain SGD, classical or Nesterov momentum, or Adam, each
+  written as scikit-learn's ``_stochastic_optimizers`` writes it.
+
+Targets are matrices (n, n_out): one-hot rows for classification, real values
+for regression (with the ``"identity"`` output activation). Every epoch returns
+its training loss, each batch's cost taken with the weights before its step,
+as scikit-learn's ``loss_curve_`` takes it.
 
 ``ReferenceMLP.train_epoch`` allocates its buffers once and works with
 ``out=`` arguments, so the benchmark compares against NumPy at its best
@@ -20,7 +28,7 @@ rather than against page faults from per-step temporaries.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import expit
+from scipy.special import expit, xlogy
 
 from ._validation import one_hot  # noqa: F401  (the oracle's targets: rows of the identity)
 
@@ -39,6 +47,16 @@ def sigmoid_prime_from_output(a, out=None):
 def tanh_prime_from_output(a, out=None):
     """f'(z) = 1 - a^2 where a = tanh(z)."""
     return np.subtract(1.0, a * a, out=out)
+
+
+def identity(z, out=None):
+    """z itself."""
+    return _into(z, out)
+
+
+def identity_prime_from_output(a, out=None):
+    """1 everywhere."""
+    return _into(np.ones_like(a), out)
 
 
 def relu(z, out=None):
@@ -70,12 +88,14 @@ def softmax(z, out=None):
 def _into(values, out):
     if out is None:
         return values
-    out[...] = values
+    if out is not values:
+        out[...] = values
     return out
 
 
 # name -> (f, f' written in terms of the output a = f(z)); softmax only for outputs
 ACTIVATIONS = {
+    "identity": (identity, identity_prime_from_output),
     "sigmoid": (sigmoid, sigmoid_prime_from_output),
     "tanh": (np.tanh, tanh_prime_from_output),
     "relu": (relu, relu_prime_from_output),
@@ -130,13 +150,25 @@ def output_delta(A, Y, options):
     return (A - Y) * activation(kind, options.slope)[1](A)
 
 
-def cost(A, Y, options):
-    """Mean over the rows of the cost: 1/2 ||a - y||^2 or the cross-entropy."""
+def cost_sum(A, Y, options):
+    """Sum over the rows of the cost: 1/2 ||a - y||^2 or the cross-entropy.
+
+    The cross-entropy clips the outputs to [eps, 1 - eps] of their dtype, as
+    scikit-learn's ``log_loss`` and ``binary_log_loss`` do (so a saturated
+    output costs -log(eps), not infinity).
+    """
     if options.cost == "quadratic":
-        return 0.5 * np.sum((A - Y) ** 2) / len(A)
+        return 0.5 * np.sum((A - Y) ** 2)
+    eps = np.finfo(A.dtype).eps
+    P = np.clip(A, eps, 1 - eps)
     if options.kinds[-1] == "softmax":
-        return -np.sum(Y * np.log(A)) / len(A)
-    return -np.sum(Y * np.log(A) + (1 - Y) * np.log(1 - A)) / len(A)
+        return -np.sum(xlogy(Y, P))
+    return -np.sum(xlogy(Y, P) + xlogy(1 - Y, 1 - P))
+
+
+def cost(A, Y, options):
+    """Mean over the rows of the cost (see :func:`cost_sum`)."""
+    return cost_sum(A, Y, options) / len(A)
 
 
 def backprop(weights, biases, X, Y, options=None):
@@ -159,11 +191,16 @@ def backprop(weights, biases, X, Y, options=None):
     return grad_b, grad_W
 
 
+SOLVERS = ("sgd", "adam")
+
+
 class ReferenceMLP:
     """Mini-batch training in vectorized NumPy, with buffers allocated once.
 
     Works in place on the given ``weights`` and ``biases`` lists, like the
-    compiled core, so both can start from copies of the same parameters.
+    compiled core, so both can start from copies of the same parameters. The
+    optimizer's state (momentum velocities, Adam's moments and step count)
+    lives in this object, from epoch to epoch, as in scikit-learn's optimizers.
     """
 
     def __init__(self, weights, biases, batch_size, options=None):
@@ -172,18 +209,24 @@ class ReferenceMLP:
         self.functions = [activation(k, self.options.slope) for k in self.options.kinds]
         S = batch_size
         sizes = [W.shape[0] for W in weights]
-        self.X = np.empty((S, weights[0].shape[1]))
-        self.Y = np.empty((S, sizes[-1]))
-        self.A = [np.empty((S, n)) for n in sizes]
-        self.D = [np.empty((S, n)) for n in sizes]
-        self.fprime = [np.empty((S, n)) for n in sizes]
+        dtype = weights[0].dtype
+        self.X = np.empty((S, weights[0].shape[1]), dtype)
+        self.Y = np.empty((S, sizes[-1]), dtype)
+        self.A = [np.empty((S, n), dtype) for n in sizes]
+        self.D = [np.empty((S, n), dtype) for n in sizes]
+        self.fprime = [np.empty((S, n), dtype) for n in sizes]
         self.grad_W = [np.empty_like(W) for W in weights]
         self.grad_b = [np.empty_like(b) for b in biases]
+        # momentum's velocities, or Adam's first moments
         self.velocity_W = [np.zeros_like(W) for W in weights]
         self.velocity_b = [np.zeros_like(b) for b in biases]
+        # Adam's second moments and step count
+        self.second_W = [np.zeros_like(W) for W in weights]
+        self.second_b = [np.zeros_like(b) for b in biases]
+        self.adam_steps = 0
 
-    def _step(self, X, Y, learning_rate, decay, momentum):
-        """Forward, backward and update on one batch (views into the buffers)."""
+    def _forward_backward(self, X, Y):
+        """Forward and backward pass of one batch: fills A, D and returns the summed cost."""
         S = X.shape[0]
         A_prev = X
         for W, b, A, (f, _) in zip(self.weights, self.biases, self.A, self.functions):
@@ -194,6 +237,7 @@ class ReferenceMLP:
             A_prev = A
 
         last = len(self.weights) - 1
+        cost = cost_sum(self.A[last][:S], Y, self.options)
         if self.options.kinds[-1] == "softmax" or self.options.cost == "cross_entropy":
             self.D[last][:S] = output_delta(self.A[last][:S], Y, self.options)
         else:
@@ -204,36 +248,97 @@ class ReferenceMLP:
             D_prev = self.D[l - 1][:S]
             np.matmul(self.D[l][:S], self.weights[l], out=D_prev)
             D_prev *= self.functions[l - 1][1](self.A[l - 1][:S], out=self.fprime[l - 1][:S])
-        for l in range(last, -1, -1):
+        return cost
+
+    def _step(self, X, Y, learning_rate, decay, momentum, nesterov=False, alpha=0.0,
+              solver="sgd", betas=(0.9, 0.999, 1e-8)):
+        """Forward, backward and update on one batch (views into the buffers);
+        returns the batch's summed cost, taken before the update.
+
+        ``decay`` is Nielsen's per-step shrink eta * lambda / n; ``alpha`` is
+        scikit-learn's L2 term, added to the summed gradient before the mean.
+        """
+        S = X.shape[0]
+        cost = self._forward_backward(X, Y)
+        if solver == "adam":
+            self.adam_steps += 1
+        for l in range(len(self.weights) - 1, -1, -1):
             A_prev = X if l == 0 else self.A[l - 1][:S]
-            np.matmul(self.D[l][:S].T, A_prev, out=self.grad_W[l])
-            np.sum(self.D[l][:S], axis=0, out=self.grad_b[l])
-            step = learning_rate / S
+            gW, gb = self.grad_W[l], self.grad_b[l]
+            np.matmul(self.D[l][:S].T, A_prev, out=gW)
+            np.sum(self.D[l][:S], axis=0, out=gb)
+            if alpha:
+                gW += alpha * self.weights[l]
+            if solver == "adam":
+                gW /= S  # scikit-learn's gradient: (D^T A + alpha W) / S
+                gb /= S
+                self._adam(l, learning_rate, *betas)
+                continue
+            if alpha or nesterov:
+                gW /= S
+                gb /= S
+                step = learning_rate
+            else:
+                step = learning_rate / S
             if momentum:
                 V, v = self.velocity_W[l], self.velocity_b[l]
                 V *= momentum
                 V -= decay * self.weights[l]
-                V -= step * self.grad_W[l]
+                V -= step * gW
                 v *= momentum
-                v -= step * self.grad_b[l]
-                self.weights[l] += V
-                self.biases[l] += v
+                v -= step * gb
+                if nesterov:  # scikit-learn: w <- w + mu v_new - eta g
+                    self.weights[l] += momentum * V - step * gW - decay * self.weights[l]
+                    self.biases[l] += momentum * v - step * gb
+                else:
+                    self.weights[l] += V
+                    self.biases[l] += v
             else:
                 if decay:
                     self.weights[l] *= 1.0 - decay
-                self.grad_W[l] *= step
-                self.grad_b[l] *= step
-                self.weights[l] -= self.grad_W[l]
-                self.biases[l] -= self.grad_b[l]
+                gW *= step
+                gb *= step
+                self.weights[l] -= gW
+                self.biases[l] -= gb
+        return cost
 
-    def train_epoch(self, X, Y, order, batch_size, learning_rate, l2=0.0, momentum=0.0):
+    def _adam(self, l, learning_rate, beta_1, beta_2, epsilon):
+        """Adam, bias-corrected as scikit-learn's AdamOptimizer:
+        m <- b1 m + (1 - b1) g; v <- b2 v + (1 - b2) g^2;
+        w <- w - eta sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + epsilon)."""
+        t = self.adam_steps
+        rate = learning_rate * np.sqrt(1 - beta_2 ** t) / (1 - beta_1 ** t)
+        for P, g, m, v in ((self.weights[l], self.grad_W[l], self.velocity_W[l], self.second_W[l]),
+                           (self.biases[l], self.grad_b[l], self.velocity_b[l], self.second_b[l])):
+            m *= beta_1
+            m += (1 - beta_1) * g
+            v *= beta_2
+            v += (1 - beta_2) * (g * g)
+            P += -rate * m / (np.sqrt(v) + epsilon)
+
+    def squared_norm(self):
+        """sum of the squares of all weights (not biases): the L2 penalty's ||W||^2."""
+        return sum(float(np.dot(W.ravel(), W.ravel())) for W in self.weights)
+
+    def train_epoch(self, X, Y, order, batch_size, learning_rate, l2=0.0, momentum=0.0, *,
+                    nesterov=False, alpha=0.0, solver="sgd", beta_1=0.9, beta_2=0.999,
+                    epsilon=1e-8):
         """One epoch of Algorithm 2 over the rows of X in the given order.
 
-        Y is one-hot (n, n_out); ``order=None`` takes the rows as they are.
-        ``l2`` is lambda (decay eta * lambda / n per step), ``momentum`` mu.
+        Y is the target matrix (n, n_out): one-hot rows or real values;
+        ``order=None`` takes the rows as they are. ``l2`` is lambda (decay
+        eta * lambda / n per step), ``momentum`` mu (``nesterov``: Nesterov's
+        momentum as scikit-learn writes it), ``alpha`` scikit-learn's L2 term;
+        ``solver="adam"`` uses Adam with ``learning_rate`` as its step size.
+
+        Returns ``(cost, penalty)``: the mean cost per example of the epoch,
+        each batch's taken with the weights before its step, and the mean L2
+        penalty (per batch 1/2 alpha ||W||^2, or S lambda / (2 n) ||W||^2;
+        summed over the batches, divided by n).
         """
         n = X.shape[0]
         decay = learning_rate * l2 / n
+        total_cost = total_penalty = 0.0
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
             if order is None:
@@ -242,4 +347,9 @@ class ReferenceMLP:
                 Xb, Yb = self.X[: stop - start], self.Y[: stop - start]
                 np.take(X, order[start:stop], axis=0, out=Xb)
                 np.take(Y, order[start:stop], axis=0, out=Yb)
-            self._step(Xb, Yb, learning_rate, decay, momentum)
+            if alpha or l2:
+                scale = 0.5 * alpha if alpha else 0.5 * (stop - start) * l2 / n
+                total_penalty += scale * self.squared_norm()
+            total_cost += self._step(Xb, Yb, learning_rate, decay, momentum, nesterov, alpha,
+                                     solver, (beta_1, beta_2, epsilon))
+        return total_cost / n, total_penalty / n

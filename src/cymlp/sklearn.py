@@ -1,127 +1,661 @@
-"""A scikit-learn classifier on top of cymlp's MLP (needs ``pip install 'cymlp[sklearn]'``).
+"""Drop-in replacements for scikit-learn's ``MLPClassifier`` and ``MLPRegressor``.
 
->>> from cymlp.sklearn import MLPClassifier
->>> clf = MLPClassifier(hidden_layer_sizes=(64, 32), learning_rate=0.2, max_iter=30)
->>> clf.fit(X_train, y_train).score(X_test, y_test)
+>>> from cymlp.sklearn import MLPClassifier        # was: from sklearn.neural_network import ...
+>>> clf = MLPClassifier(hidden_layer_sizes=(64,), solver="adam", early_stopping=True,
+...                     random_state=0).fit(X_train, y_train)
+>>> clf.score(X_test, y_test)
+
+The constructor parameters, their defaults, the fitted attributes and the
+mathematics are scikit-learn's (``sklearn/neural_network/_multilayer_perceptron.py``):
+its losses (log-loss with softmax or logistic outputs, squared error / 2),
+``alpha`` added to the summed gradient before the mean, its Glorot-uniform
+initialisation and per-epoch shuffles drawn from
+``check_random_state(random_state)`` in the same order, its optimizers and
+learning-rate schedules, its convergence rules and its early-stopping split.
+Given the same data, parameters and ``random_state`` the fitted ``coefs_``
+equal scikit-learn's up to floating-point rounding. Differences: only the
+stochastic solvers ("sgd", "adam"; "lbfgs" is a ValueError), dense input only,
+no ``sample_weight``; and cymlp's own ``dtype`` and ``n_threads``.
+
+Needs scikit-learn (``pip install 'cymlp[sklearn]'``).
 """
 
 from __future__ import annotations
 
+import numbers
+import warnings
+from contextlib import contextmanager
+
 import numpy as np
 
 try:
-    from sklearn.base import BaseEstimator, ClassifierMixin
-    from sklearn.utils import check_random_state
-    from sklearn.utils.multiclass import check_classification_targets
+    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.metrics import accuracy_score, r2_score
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import LabelBinarizer
+    from sklearn.utils import check_random_state, shuffle
+    from sklearn.utils.multiclass import (
+        _check_partial_fit_first_call,
+        type_of_target,
+        unique_labels,
+    )
     from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 except ImportError:  # pragma: no cover - depends on the environment
     raise ImportError(
         "cymlp.sklearn needs scikit-learn >= 1.6: install it with  pip install 'cymlp[sklearn]'"
     ) from None
 
-from ._mlp import MLP
+from threadpoolctl import threadpool_limits
+
+from . import _core, _mlp, reference
+from ._threads import CPUS, default_threads
+from ._validation import check_int
+
+# scikit-learn's activation names -> cymlp's (hidden layers; outputs add softmax)
+ACTIVATION_NAMES = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh",
+                    "relu": "relu", "softmax": "softmax"}
+SOLVERS = ("sgd", "adam")
+# Floating-point operations of a batch below which one thread is faster than several.
+_FLOPS_WORTH_A_THREAD = 1e7
+SCHEDULES = ("constant", "invscaling", "adaptive")
 
 
-class MLPClassifier(ClassifierMixin, BaseEstimator):
-    """The paper's multilayer perceptron as a scikit-learn classifier.
+def _check_number(name, value, low, high=np.inf, low_open=False, high_open=True):
+    """A real number in the interval; a ValueError naming the parameter otherwise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"The '{name}' parameter must be a real number, got {value!r}")
+    low_bad = value <= low if low_open else value < low
+    high_bad = value >= high if high_open else value > high
+    if low_bad or high_bad or np.isnan(value):
+        interval = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+        raise ValueError(f"The '{name}' parameter must be in {interval}, got {value!r}")
+    return float(value)
 
-    Parameters mirror :class:`cymlp.MLP` and :meth:`cymlp.MLP.train`;
-    ``max_iter`` is the number of epochs. Each class gets one output unit
-    (one-hot targets, as in the paper). ``loss_curve_`` holds the training
-    set's mean squared error after each epoch.
-    """
 
-    def __init__(self, hidden_layer_sizes=(64, 32), activation="sigmoid",
-                 output_activation="sigmoid", cost="quadratic", init="normal",
-                 learning_rate=0.1, batch_size=32, max_iter=200, l2=0.0, momentum=0.0,
-                 random_state=None, n_threads=None, verbose=False):
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.output_activation = output_activation
-        self.cost = cost
-        self.init = init
-        self.learning_rate = learning_rate
-        self.batch_size = batch_size
-        self.max_iter = max_iter
-        self.l2 = l2
-        self.momentum = momentum
-        self.random_state = random_state
-        self.n_threads = n_threads
-        self.verbose = verbose
+def _check_option(name, value, options):
+    if not isinstance(value, str) or value not in options:
+        raise ValueError(
+            f"The '{name}' parameter must be one of {', '.join(map(repr, options))}; got {value!r}"
+        )
+    return value
 
-    def _validate(self, X, y, reset):
-        X, y = validate_data(self, X, y, reset=reset, dtype=np.float64, order="C")
-        y = column_or_1d(y, warn=True)
-        check_classification_targets(y)
-        return X, y
 
-    def _new_network(self, n_features):
-        sizes = [n_features, *np.atleast_1d(self.hidden_layer_sizes).tolist(), len(self.classes_)]
-        seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        self.network_ = MLP(sizes, seed=seed, activation=self.activation,
-                            output_activation=self.output_activation, cost=self.cost,
-                            init=self.init)
-        self.loss_curve_ = []
+class _Schedule:
+    """The step size between epochs, as scikit-learn's SGDOptimizer and AdamOptimizer
+    keep it (Adam's bias correction is per step, inside the engine)."""
+
+    def __init__(self, estimator):
+        self.kind = estimator.learning_rate if estimator.solver == "sgd" else "constant"
+        self.initial = float(estimator.learning_rate_init)
+        self.power_t = estimator.power_t
+        self.learning_rate = self.initial
+
+    def epoch_ends(self, samples_seen):
+        """SGDOptimizer.iteration_ends: invscaling is eta_0 / (t + 1)^power_t."""
+        if self.kind == "invscaling":
+            self.learning_rate = self.initial / (samples_seen + 1) ** self.power_t
+
+    def should_stop(self, message, verbose):
+        """trigger_stopping: adaptive divides the step by 5 (stopping below 1e-6)."""
+        if self.kind != "adaptive":
+            if verbose:
+                print(message + " Stopping.")
+            return True
+        if self.learning_rate <= 1e-6:
+            if verbose:
+                print(message + " Learning rate too small. Stopping.")
+            return True
+        self.learning_rate /= 5.0
+        if verbose:
+            print(message + " Setting learning rate to %f" % self.learning_rate)
+        return False
+
+
+class _CoreEngine:
+    """Epochs on cymlp's compiled core, in place on the estimator's parameters:
+    coefs_[l] is (n_in, n_out) Fortran-ordered, so coefs_[l].T is the C-ordered
+    (n_out, n_in) weight matrix the core works on. The optimizer's state
+    (velocities, Adam's moments and step count) lives in the core's workspace,
+    from epoch to epoch, as scikit-learn's lives in its optimizer object."""
+
+    def __init__(self, estimator, batch_size):
+        n_layers = len(estimator.coefs_)
+        kinds = ([_mlp.ACTIVATIONS[ACTIVATION_NAMES[estimator.activation]]] * (n_layers - 1)
+                 + [_mlp.ACTIVATIONS[ACTIVATION_NAMES[estimator.out_activation_]]])
+        cost = "quadratic" if estimator.out_activation_ == "identity" else "cross_entropy"
+        momentum = estimator.momentum if estimator.solver == "sgd" else 0.0
+        if estimator.solver == "adam":
+            optimizer = "adam"
+        else:
+            optimizer = "nesterov" if estimator.nesterovs_momentum and momentum > 0 else "sgd"
+        rows = min(batch_size, _core.CHUNK)  # the core runs larger batches in chunks
+        self.core = _core.NETWORKS[estimator.coefs_[0].dtype](
+            [c.T for c in estimator.coefs_], estimator.intercepts_, kinds, slope=0.0,
+            cost=_mlp.COSTS[cost], max_rows=rows, momentum=momentum > 0,
+            adam=optimizer == "adam")
+        self.settings = dict(optimizer=optimizer, momentum=momentum, alpha=estimator.alpha,
+                             beta_1=estimator.beta_1, beta_2=estimator.beta_2,
+                             epsilon=estimator.epsilon)
+        flops = 6 * rows * sum(c.size for c in estimator.coefs_)
+        self.check_every = max(1, int(_mlp._FLOPS_PER_SIGNAL_CHECK // flops))
+        if estimator.n_threads is not None:
+            self.n_threads = estimator.n_threads
+        elif flops * batch_size / rows < _FLOPS_WORTH_A_THREAD:  # small nets: the threads'
+            self.n_threads = 1                           # barriers cost more than they share
+        else:
+            self.n_threads = default_threads(batch_size)
+        self.rows = rows
+
+    @contextmanager
+    def running(self):
+        """Around a fit's epochs: the core shares each batch among its own threads, so
+        BLAS stays at one, and the process's CPUs are shared with its other trainings."""
+        with threadpool_limits(limits=1, user_api="blas"), CPUS.training():
+            yield
+
+    def epoch(self, X, Y, order, batch_size, learning_rate):
+        """One epoch (inside running()); returns (mean cost, mean L2 penalty) per example."""
+        with CPUS.lease(self.n_threads) as cpus:
+            cost, penalty = self.core.train_epoch(
+                X, None, order, batch_size=batch_size, learning_rate=learning_rate,
+                targets=Y, check_every=self.check_every, n_threads=len(cpus), cpus=cpus,
+                **self.settings)
+        return cost / X.shape[0], penalty / X.shape[0]
+
+
+class _BaseMLP(BaseEstimator):
+    """What MLPClassifier and MLPRegressor share: scikit-learn's _fit_stochastic."""
+
+    def _check_parameters(self):
+        sizes = self.hidden_layer_sizes
+        sizes = list(sizes) if hasattr(sizes, "__iter__") else [sizes]
+        for size in sizes:
+            if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size <= 0:
+                raise ValueError(f"hidden_layer_sizes must be > 0, got {self.hidden_layer_sizes}.")
+        _check_option("activation", self.activation, ("identity", "logistic", "tanh", "relu"))
+        if self.solver == "lbfgs":
+            raise ValueError(
+                "solver='lbfgs' is not supported by cymlp: use solver='adam' (scikit-learn's "
+                "default) or 'sgd', or scikit-learn's own estimator for L-BFGS"
+            )
+        _check_option("solver", self.solver, SOLVERS)
+        _check_number("alpha", self.alpha, 0)
+        if not (isinstance(self.batch_size, str) and self.batch_size == "auto"):
+            if isinstance(self.batch_size, str):
+                _check_option("batch_size", self.batch_size, ("auto",))
+            check_int("batch_size", self.batch_size, minimum=1)
+        _check_option("learning_rate", self.learning_rate, SCHEDULES)
+        _check_number("learning_rate_init", self.learning_rate_init, 0, low_open=True)
+        _check_number("power_t", self.power_t, 0)
+        check_int("max_iter", self.max_iter, minimum=1)
+        _check_number("tol", self.tol, 0)
+        _check_number("momentum", self.momentum, 0, 1, high_open=False)
+        _check_number("validation_fraction", self.validation_fraction, 0, 1)
+        _check_number("beta_1", self.beta_1, 0, 1)
+        _check_number("beta_2", self.beta_2, 0, 1)
+        _check_number("epsilon", self.epsilon, 0, low_open=True)
+        if self.n_iter_no_change != np.inf:
+            check_int("n_iter_no_change", self.n_iter_no_change, minimum=1)
+        check_int("max_fun", self.max_fun, minimum=1)
+        if self.dtype is not None and np.dtype(self.dtype) not in (np.float64, np.float32):
+            raise ValueError(f"dtype must be None, float64 or float32, got {self.dtype!r}")
+        if self.n_threads is not None:
+            check_int("n_threads", self.n_threads, minimum=1)
+        return sizes
+
+    def _float_dtype(self, X_dtype=None):
+        if self.dtype is not None:
+            return np.dtype(self.dtype)
+        return X_dtype if X_dtype in (np.float32, np.float64) else np.dtype(np.float64)
+
+    def _validate_X(self, X, reset):
+        dtype = (np.float64, np.float32) if self.dtype is None else np.dtype(self.dtype)
+        return validate_data(self, X, reset=reset, dtype=dtype, order="C")
+
+    def _initialize(self, y, layer_units, dtype):
+        """scikit-learn's _initialize: Glorot-uniform weights and biases, layer by layer,
+        from self._random_state (bound sqrt(6 / (fan_in + fan_out)), 2 instead of 6
+        for logistic units)."""
         self.n_iter_ = 0
+        self.t_ = 0
+        self.n_outputs_ = y.shape[1]
+        self.n_layers_ = len(layer_units)
+        if not is_classifier(self):
+            self.out_activation_ = "identity"
+        elif self._label_binarizer.y_type_ == "multiclass":
+            self.out_activation_ = "softmax"
+        else:
+            self.out_activation_ = "logistic"
+        factor = 2.0 if self.activation == "logistic" else 6.0
+        self.coefs_, self.intercepts_ = [], []
+        for fan_in, fan_out in zip(layer_units[:-1], layer_units[1:]):
+            bound = np.sqrt(factor / (fan_in + fan_out))
+            coef = self._random_state.uniform(-bound, bound, (fan_in, fan_out))
+            intercept = self._random_state.uniform(-bound, bound, fan_out)
+            self.coefs_.append(np.asfortranarray(coef, dtype=dtype))
+            self.intercepts_.append(np.ascontiguousarray(intercept, dtype=dtype))
+        self._best_coefs = [c.copy(order="F") for c in self.coefs_]
+        self._best_intercepts = [b.copy() for b in self.intercepts_]
+        self.loss_curve_ = []
+        self._no_improvement_count = 0
+        if self.early_stopping:
+            self.validation_scores_ = []
+            self.best_validation_score_ = -np.inf
+            self.best_loss_ = None
+        else:
+            self.best_loss_ = np.inf
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
 
-    def _epochs(self, X, y, epochs):
-        """Train ``epochs`` epochs on (X, y), recording the training MSE after each."""
-        labels = np.searchsorted(self.classes_, y)
-        batch_size = max(1, min(int(self.batch_size), X.shape[0]))
-        history = self.network_.train(
-            (X, labels), batch_size=batch_size, learning_rate=self.learning_rate, epochs=epochs,
-            test_data=(X, labels), interval=1, verbose=self.verbose, l2=self.l2,
-            momentum=self.momentum, n_threads=self.n_threads)
-        self.loss_curve_ += [record.mse for record in history]
-        self.n_iter_ += len(history)
+    def _own_parameters(self, dtype):
+        """coefs_ Fortran-ordered and intercepts_ contiguous, of dtype (they may have been
+        set by hand); the engine works on them in place."""
+        self.coefs_ = [np.asfortranarray(c, dtype=dtype) for c in self.coefs_]
+        self.intercepts_ = [np.ascontiguousarray(b, dtype=dtype) for b in self.intercepts_]
+
+    def _fit(self, X, y, incremental=False):
+        hidden = self._check_parameters()
+        first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
+        X, y = self._validate_input(X, y, incremental, reset=first_pass)
+        n_samples, n_features = X.shape
+        if y.ndim == 1:
+            y = y.reshape((-1, 1))
+        self.n_outputs_ = y.shape[1]
+        layer_units = [n_features, *hidden, self.n_outputs_]
+        self._random_state = check_random_state(self.random_state)
+        if first_pass:
+            self._initialize(y, layer_units, X.dtype)
+        self._own_parameters(X.dtype)
+        self._fit_stochastic(X, y.astype(X.dtype), incremental)
+        if not all(np.isfinite(p).all() for p in self.coefs_ + self.intercepts_):
+            raise ValueError(
+                "Solver produced non-finite parameter weights. The input data may"
+                " contain large values and need to be preprocessed."
+            )
+        return self
+
+    def _fit_stochastic(self, X, y, incremental):
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        early_stopping = self.early_stopping
+        if early_stopping:
+            stratify = y if is_classifier(self) and self.n_outputs_ == 1 else None
+            X, X_val, y, y_val = train_test_split(
+                X, y, random_state=self._random_state, test_size=self.validation_fraction,
+                stratify=stratify)
+            if X_val.shape[0] < 2:
+                raise ValueError(
+                    "The validation set is too small. Increase 'validation_fraction' "
+                    "or the size of your dataset."
+                )
+            if is_classifier(self):
+                y_val = self._label_binarizer.inverse_transform(y_val)
+            X = np.ascontiguousarray(X)
+            y = np.ascontiguousarray(y)
+        else:
+            X_val = y_val = None
+        n_samples = X.shape[0]
+        if self.batch_size == "auto":
+            batch_size = min(200, n_samples)
+        else:
+            if self.batch_size > n_samples:
+                warnings.warn("Got `batch_size` less than 1 or larger than "
+                              "sample size. It is going to be clipped")
+            batch_size = int(np.clip(self.batch_size, 1, n_samples))
+        # scikit-learn keeps its optimizer (velocities, Adam's moments) between
+        # partial_fit calls and starts a new one for every fit.
+        engine = getattr(self, "_engine", None)
+        if not incremental or engine is None:
+            # (partial_fit's batches may grow from call to call: room for the largest)
+            self._engine = _CoreEngine(self, _core.CHUNK if incremental else batch_size)
+            self._schedule = _Schedule(self)
+        sample_idx = np.arange(n_samples, dtype=int)
+        with self._engine.running():
+            self._run_epochs(X, y, X_val, y_val, sample_idx, batch_size, incremental)
+        if early_stopping:  # in place: the engine keeps working on these arrays
+            for mine, best in zip(self.coefs_ + self.intercepts_,
+                                  self._best_coefs + self._best_intercepts):
+                mine[...] = best
+
+    def _run_epochs(self, X, y, X_val, y_val, sample_idx, batch_size, incremental):
+        """scikit-learn's epoch loop: shuffle, train, record, check convergence."""
+        early_stopping, n_samples = self.early_stopping, X.shape[0]
+        try:
+            self.n_iter_ = 0
+            for _ in range(self.max_iter):
+                if self.shuffle:
+                    sample_idx = shuffle(sample_idx, random_state=self._random_state)
+                    order = sample_idx.astype(np.intp)
+                else:
+                    order = None
+                cost, penalty = self._engine.epoch(X, y, order, batch_size,
+                                                   self._schedule.learning_rate)
+                if self.out_activation_ == "identity":  # scikit-learn's mean over the outputs
+                    cost /= self.n_outputs_
+                self.n_iter_ += 1
+                self.loss_ = cost + penalty
+                self.t_ += n_samples
+                self.loss_curve_.append(self.loss_)
+                if self.verbose:
+                    print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
+                self._update_no_improvement_count(early_stopping, X_val, y_val)
+                self._schedule.epoch_ends(self.t_)
+                if self._no_improvement_count > self.n_iter_no_change:
+                    if early_stopping:
+                        message = ("Validation score did not improve more than "
+                                   "tol=%f for %d consecutive epochs."
+                                   % (self.tol, self.n_iter_no_change))
+                    else:
+                        message = ("Training loss did not improve more than tol=%f"
+                                   " for %d consecutive epochs."
+                                   % (self.tol, self.n_iter_no_change))
+                    if self._schedule.should_stop(message, self.verbose):
+                        break
+                    self._no_improvement_count = 0
+                if incremental:
+                    break
+                if self.n_iter_ == self.max_iter:
+                    warnings.warn(
+                        "Stochastic Optimizer: Maximum iterations (%d) "
+                        "reached and the optimization hasn't converged yet." % self.max_iter,
+                        ConvergenceWarning,
+                    )
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by user.")
+
+    def _update_no_improvement_count(self, early_stopping, X_val, y_val):
+        if early_stopping:
+            score = self._score(X_val, y_val)
+            self.validation_scores_.append(score)
+            if self.verbose:
+                print("Validation score: %f" % self.validation_scores_[-1])
+            if score < self.best_validation_score_ + self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if score > self.best_validation_score_:
+                self.best_validation_score_ = score
+                self._best_coefs = [c.copy(order="F") for c in self.coefs_]
+                self._best_intercepts = [b.copy() for b in self.intercepts_]
+        else:
+            if self.loss_curve_[-1] > self.best_loss_ - self.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if self.loss_curve_[-1] < self.best_loss_:
+                self.best_loss_ = self.loss_curve_[-1]
+
+    def _forward(self, X, check_input=True):
+        """The network's outputs for X (n, n_features), as scikit-learn's _forward_pass_fast."""
+        if check_input:
+            check_is_fitted(self)
+            X = self._validate_X(X, reset=False)
+        hidden = reference.activation(ACTIVATION_NAMES[self.activation])[0]
+        out = reference.activation(ACTIVATION_NAMES[self.out_activation_])[0]
+        A = X
+        last = len(self.coefs_) - 1
+        for l, (W, b) in enumerate(zip(self.coefs_, self.intercepts_)):
+            A = A @ W
+            A += b
+            A = (out if l == last else hidden)(A, out=A)
+        return A
+
+    def _score_with_function(self, X, y, score_function):
+        y_pred = self._predict(X, check_input=False)
+        if np.issubdtype(y_pred.dtype, np.floating) and not np.isfinite(y_pred).all():
+            return np.nan
+        return score_function(y, y_pred)
 
     def fit(self, X, y):
-        """Train a new network for ``max_iter`` epochs."""
-        X, y = self._validate(X, y, reset=True)
-        self.classes_ = np.unique(y)
-        if len(self.classes_) < 2:
-            raise ValueError(f"MLPClassifier needs samples of at least 2 classes; got 1 class "
-                             f"({self.classes_[0]!r})")
-        self._new_network(X.shape[1])
-        self._epochs(X, y, self.max_iter)
-        return self
+        """Fit the model to data matrix X and targets y (scikit-learn's _fit_stochastic).
 
-    def partial_fit(self, X, y, classes=None):
-        """One epoch on (X, y); the first call must name every class in ``classes``."""
-        first = not hasattr(self, "network_")
-        X, y = self._validate(X, y, reset=first)
-        if first:
-            if classes is None:
-                raise ValueError("classes must be given on the first call to partial_fit")
-            self.classes_ = np.unique(column_or_1d(classes))
-            if len(self.classes_) < 2:
-                raise ValueError("MLPClassifier needs at least 2 classes")
-            self._new_network(X.shape[1])
-        unknown = np.setdiff1d(y, self.classes_)
-        if unknown.size:
-            raise ValueError(f"y holds classes {unknown.tolist()} not in classes_ {self.classes_.tolist()}")
-        self._epochs(X, y, 1)
-        return self
+        Returns the fitted estimator.
+        """
+        return self._fit(X, y, incremental=False)
 
-    def _outputs(self, X):
-        check_is_fitted(self, "network_")
-        X = validate_data(self, X, reset=False, dtype=np.float64, order="C")
-        return self.network_.feed_forward(X)  # (a new float64 array: the network is float64)
+    def to_sklearn(self):
+        """A fitted scikit-learn estimator of the same class, with copies of this one's
+        parameters and fitted attributes: it predicts the same (to rounding), so
+        scikit-learn's ecosystem (skops, skl2onnx, ...) takes cymlp models."""
+        from sklearn import neural_network
 
-    def predict_proba(self, X):
-        """Output activations normalised to sum to 1 per row (softmax outputs already do)."""
-        out = np.clip(self._outputs(X), 0.0, None)
-        total = out.sum(axis=1, keepdims=True)
-        uniform = np.full_like(out, 1.0 / out.shape[1])
-        return np.divide(out, total, out=uniform, where=total > 0)
+        check_is_fitted(self)
+        params = {k: v for k, v in self.get_params().items() if k not in ("dtype", "n_threads")}
+        model = getattr(neural_network, type(self).__name__)(**params)
+        for name in ("n_iter_", "t_", "n_outputs_", "n_layers_", "out_activation_", "loss_",
+                     "loss_curve_", "best_loss_", "validation_scores_", "best_validation_score_",
+                     "n_features_in_", "feature_names_in_", "classes_", "_label_binarizer"):
+            if hasattr(self, name):
+                value = getattr(self, name)
+                setattr(model, name, list(value) if isinstance(value, list) else value)
+        model.coefs_ = [np.ascontiguousarray(c) for c in self.coefs_]
+        model.intercepts_ = [b.copy() for b in self.intercepts_]
+        return model
 
-    def predict(self, X):
-        """The class of the largest output unit."""
-        outputs = self._outputs(X)  # first: raises NotFittedError before fit
-        return self.classes_[np.argmax(outputs, axis=1)]
+    def to_torch(self):
+        """The fitted network as a ``torch.nn.Sequential`` (needs PyTorch), computing
+        what predict_proba (classifier, before the binary case's [1 - p, p]) or predict
+        (regressor) computes: Linear l holds coefs_[l].T and intercepts_[l]."""
+        from ._export import torch_sequential
+
+        check_is_fitted(self)
+        kinds = ([ACTIVATION_NAMES[self.activation]] * (len(self.coefs_) - 1)
+                 + [ACTIVATION_NAMES[self.out_activation_]])
+        return torch_sequential([c.T for c in self.coefs_], self.intercepts_, kinds)
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_engine", None)  # rebuilt on the next partial_fit (scikit-learn would
+        state.pop("_schedule", None)  # keep its optimizer; cymlp's lives outside pickles)
+        return state
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_label = False
         tags.input_tags.allow_nan = False
         return tags
+
+
+_DOC_PARAMETERS = """
+    Parameters
+    ----------
+    hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate,
+    learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose,
+    warm_start, momentum, nesterovs_momentum, early_stopping, validation_fraction,
+    beta_1, beta_2, epsilon, n_iter_no_change, max_fun
+        As in scikit-learn, with the same defaults. ``solver`` is "adam" or
+        "sgd" ("lbfgs" raises a ValueError); ``max_fun`` only concerns L-BFGS.
+    dtype : None, np.float64 or np.float32
+        Precision of the parameters and of the training (None: X's float
+        dtype, float64 for any other, as scikit-learn).
+    n_threads : int, optional
+        Threads sharing each batch in cymlp's compiled core (the result does not
+        depend on it). None: cymlp's default.
+
+    Attributes
+    ----------
+    coefs_, intercepts_, n_iter_, t_, loss_, loss_curve_, best_loss_,
+    validation_scores_, best_validation_score_, n_features_in_,
+    feature_names_in_, n_layers_, n_outputs_, out_activation_
+        As in scikit-learn; ``coefs_[l]`` has shape (n_in, n_out).
+"""
+
+
+class MLPClassifier(ClassifierMixin, _BaseMLP):
+    """scikit-learn's MLPClassifier on cymlp: log-loss, softmax outputs (multiclass)
+    or logistic outputs (binary, multilabel).
+    """ + _DOC_PARAMETERS + """    classes_ : ndarray
+        The class labels (one array per output in the multilabel case: see scikit-learn).
+    """
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
+                 alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 dtype=None, n_threads=None):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.dtype = dtype
+        self.n_threads = n_threads
+
+    def _validate_input(self, X, y, incremental, reset):
+        dtype = (np.float64, np.float32) if self.dtype is None else np.dtype(self.dtype)
+        X, y = validate_data(self, X, y, multi_output=True, dtype=dtype, order="C", reset=reset)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
+            self._label_binarizer = LabelBinarizer()
+            self._label_binarizer.fit(y)
+            self.classes_ = self._label_binarizer.classes_
+        else:
+            classes = unique_labels(y)
+            if self.warm_start:
+                if set(classes) != set(self.classes_):
+                    raise ValueError(
+                        "warm_start can only be used where `y` has the same "
+                        "classes as in the previous call to fit. Previously "
+                        f"got {self.classes_}, `y` has {classes}"
+                    )
+            elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
+                raise ValueError(
+                    "`y` has classes not in `self.classes_`. "
+                    f"`self.classes_` has {self.classes_}. 'y' has {classes}."
+                )
+        y = self._label_binarizer.transform(y).astype(bool)
+        return X, y
+
+    def partial_fit(self, X, y, classes=None):
+        """One epoch over (X, y); the first call must list every class in ``classes``."""
+        if _check_partial_fit_first_call(self, classes):
+            self._label_binarizer = LabelBinarizer()
+            if type_of_target(y).startswith("multilabel"):
+                self._label_binarizer.fit(y)
+            else:
+                self._label_binarizer.fit(classes)
+        return self._fit(X, y, incremental=True)
+
+    def predict(self, X):
+        """Class labels for the rows of X."""
+        check_is_fitted(self)
+        return self._predict(X)
+
+    def _predict(self, X, check_input=True):
+        y_pred = self._forward(X, check_input=check_input)
+        if self.n_outputs_ == 1:
+            y_pred = y_pred.ravel()
+        return self._label_binarizer.inverse_transform(y_pred)
+
+    def _score(self, X, y):
+        return self._score_with_function(X, y, accuracy_score)
+
+    def predict_proba(self, X):
+        """Probability of each class (n, n_classes); the binary case as [1 - p, p]."""
+        check_is_fitted(self)
+        y_pred = self._forward(X)
+        if self.n_outputs_ == 1:
+            y_pred = y_pred.ravel()
+        if y_pred.ndim == 1:
+            return np.vstack([1 - y_pred, y_pred]).T
+        return y_pred
+
+    def predict_log_proba(self, X):
+        """log of predict_proba."""
+        y_prob = self.predict_proba(X)
+        return np.log(y_prob, out=y_prob)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+
+class MLPRegressor(RegressorMixin, _BaseMLP):
+    """scikit-learn's MLPRegressor on cymlp: identity outputs, squared error / 2.
+    """ + _DOC_PARAMETERS + """    loss : "squared_error"
+        The only loss ("poisson" raises a ValueError).
+    """
+
+    def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,
+                 solver="adam", alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 dtype=None, n_threads=None):
+        self.loss = loss
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.dtype = dtype
+        self.n_threads = n_threads
+
+    def _check_parameters(self):
+        _check_option("loss", self.loss, ("squared_error",))
+        return super()._check_parameters()
+
+    def _validate_input(self, X, y, incremental, reset):
+        dtype = (np.float64, np.float32) if self.dtype is None else np.dtype(self.dtype)
+        X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=dtype,
+                             order="C", reset=reset)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        return X, y
+
+    def partial_fit(self, X, y):
+        """One epoch over (X, y), continuing from the current parameters."""
+        return self._fit(X, y, incremental=True)
+
+    def predict(self, X):
+        """Predicted values, (n,) for one output or (n, n_outputs)."""
+        check_is_fitted(self)
+        return self._predict(X)
+
+    def _predict(self, X, check_input=True):
+        y_pred = self._forward(X, check_input=check_input)
+        return y_pred.ravel() if y_pred.shape[1] == 1 else y_pred
+
+    def _score(self, X, y):
+        return self._score_with_function(X, y, r2_score)

@@ -1,0 +1,43 @@
+"""cymlp and the NumPy reference as benchmark contenders: epoch(seed) trains one epoch."""
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from cymlp import MLP, _core
+from cymlp import reference as ref
+from cymlp._threads import CPUS
+
+
+class Cymlp:
+    """The compiled core as MLP.train drives it (bitmap made once, CPUs leased per epoch,
+    BLAS at one thread), with at most ``threads`` threads."""
+
+    def __init__(self, sizes, X, y, batch_size, threads, dtype=np.float64, learning_rate=0.2):
+        self.net = MLP(sizes, seed=0, dtype=dtype)
+        self.core = self.net._network(min(batch_size, _core.CHUNK))
+        self.X, self.y, self.S, self.threads, self.lr = X, y, batch_size, threads, learning_rate
+        self.bitmap = _core.column_bitmap(X) if batch_size <= _core.CHUNK else None
+
+    def epoch(self, seed):
+        order = np.random.default_rng(seed).permutation(self.X.shape[0]).astype(np.intp)
+        with threadpool_limits(limits=1, user_api="blas"), CPUS.training(), \
+                CPUS.lease(self.threads) as cpus:
+            self.core.train_epoch(self.X, self.y, order, batch_size=self.S,
+                                  learning_rate=self.lr, check_every=1 << 40,
+                                  n_threads=len(cpus), cpus=cpus, bitmap=self.bitmap)
+
+
+class NumPyReference:
+    """cymlp.reference.ReferenceMLP (buffers allocated once, out= everywhere) with
+    ``threads`` BLAS threads."""
+
+    def __init__(self, sizes, X, y, batch_size, threads, learning_rate=0.2):
+        net = MLP(sizes, seed=0)
+        self.model = ref.ReferenceMLP(net.weights, net.biases, batch_size)
+        self.X, self.Y, self.S, self.threads = X, ref.one_hot(y, sizes[-1]), batch_size, threads
+        self.lr = learning_rate
+
+    def epoch(self, seed):
+        order = np.random.default_rng(seed).permutation(self.X.shape[0])
+        with threadpool_limits(limits=self.threads, user_api="blas"):
+            self.model.train_epoch(self.X, self.Y, order, self.S, self.lr)
