@@ -18,6 +18,7 @@ def is_png(path):
 
 
 def test_train_prints_progress_and_the_table_and_plots(mnist_dir, tmp_path):
+    pytest.importorskip("matplotlib")  # (the musllinux wheel tests have none)
     plot = tmp_path / "curve.png"
     result = cymlp("train", "--layers", "784,30,10", "--lr", "3", "--batch-size", "10",
                    "--epochs", "2", "--interval", "1", "--seed", "0", "--data", str(mnist_dir),
@@ -45,6 +46,7 @@ def test_train_with_options_saves_a_model_that_loads(mnist_dir, mnist, tmp_path)
 
 
 def test_reproduce_everything_on_few_epochs(mnist_dir, tmp_path):
+    pytest.importorskip("matplotlib")  # (the musllinux wheel tests have none)
     result = cymlp("reproduce", "all", "--epochs", "1", "--jobs", "2", "--out", str(tmp_path),
                    "--data", str(mnist_dir))
     assert result.returncode == 0, result.stderr
