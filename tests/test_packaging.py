@@ -151,6 +151,7 @@ def test_a_missing_wheel_fails_naming_the_identifier_and_the_package(deps_tool, 
         return {"numpy": "2.3.0", "scipy": "1.16.0"}, None
 
     monkeypatch.setattr(deps_tool, "resolve", fake_resolve)
+    monkeypatch.setattr(deps_tool, "MINIMUM_PIP", 0)  # (pip is not run here)
     monkeypatch.setattr(deps_tool, "build_identifiers",
                         lambda root=None: ["cp314-musllinux_aarch64", "cp311-win_amd64"])
     # as if musllinux tested with the full [test] extra
@@ -168,6 +169,51 @@ def test_a_missing_wheel_fails_naming_the_identifier_and_the_package(deps_tool, 
     monkeypatch.setattr(deps_tool.tomllib, "loads", lambda text: pyproject)  # with the slim set
     assert deps_tool.main(["--jobs", "1"]) == 0
     assert "all 2 identifiers resolve as wheels only" in capsys.readouterr().out
+
+
+@needs_source
+def test_the_trimmed_index_keeps_every_wheel_a_checked_cpython_could_install(deps_tool, tmp_path):
+    keep = ["numpy-2.5.5-cp313-cp313-win_arm64.whl", "scipy-1.17.1-cp311-cp311-musllinux_1_2_x86_64.whl",
+            "pytest-9.2.0-py3-none-any.whl", "six-1.17.0-py2.py3-none-any.whl",
+            "cryptography-46.0.1-cp39-abi3-manylinux_2_28_x86_64.whl"]  # abi3 from 3.9 on: 3.11 too
+    drop = ["numpy-2.5.5.tar.gz", "numpy-1.26.4-cp310-cp310-win_amd64.whl",
+            "numpy-2.5.5-cp315-cp315-win_amd64.whl", "numpy-2.5.5-pp311-pypy311_pp73-win_amd64.whl",
+            "cryptography-46.0.1-cp315-abi3-win_amd64.whl", "futures-3.0.5-py2-none-any.whl"]
+    minors = {11, 12, 13, 14}
+    assert [name for name in keep + drop if deps_tool.for_cpython(name, minors)] == keep
+    # served from a local "PyPI" page: the same page, less the files no checked CPython installs
+    import http.server
+    import json
+    import threading
+    import urllib.request
+
+    page = {"meta": {"api-version": "1.1"}, "name": "numpy",
+            "files": [{"filename": name, "url": f"https://files.example/{name}"} for name in keep + drop]}
+
+    class Upstream(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = json.dumps(page).encode()
+            self.send_response(200 if self.path == "/simple/numpy/" else 404)
+            self.send_header("Content-Type", "application/vnd.pypi.simple.v1+json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    upstream = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    index = deps_tool.TrimmedIndex(f"http://127.0.0.1:{upstream.server_address[1]}/simple", minors)
+    try:
+        with urllib.request.urlopen(f"{index.url}/numpy/") as response:
+            served = json.loads(response.read())
+        assert served == {**page, "files": page["files"][:len(keep)]}
+        with pytest.raises(urllib.error.HTTPError, match="404"):
+            urllib.request.urlopen(f"{index.url}/no-such-project/")
+    finally:
+        index.shutdown()
+        upstream.shutdown()
 
 
 @needs_source

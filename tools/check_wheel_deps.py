@@ -11,9 +11,12 @@ from the package index (``--only-binary=:all: --platform TAG... --python-version
   the ``test-extras``, ``test-groups`` and ``test-requires`` cibuildwheel uses for that identifier
   (``[[tool.cibuildwheel.overrides]]`` applied), for the platform the tests run on.
 
-Only metadata is fetched (``pip install --dry-run``; PyPI serves wheel metadata on its own). The
-wheel builds set PIP_ONLY_BINARY=:all: too, so pip there picks what it picks here. Exits 1 naming
-each identifier and each requirement that has no wheel for it.
+pip reads the wheels' metadata (PyPI serves it on its own for most releases; for the few
+without, e.g. numpy 2.5, pip downloads the wheel) and installs nothing. It reads the index through
+a local copy of each project page that keeps only the wheels CPython 3.11-3.14 could install
+(TrimmedIndex): the same choices, a fraction of the links to parse, each page fetched once. The
+wheel builds set PIP_ONLY_BINARY=:all: too, so pip there picks what it picks here. Exits 1
+naming each identifier and each requirement that has no wheel for it; needs pip >= 25.
 
 Platform tags (what pip on the build machine accepts):
 - manylinux: the image's glibc (manylinux_2_28 -> manylinux_2_28 ... manylinux_2_17, manylinux2014,
@@ -30,21 +33,28 @@ import argparse
 import json
 import os
 import re
+import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import tomllib
+import urllib.error
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from fnmatch import fnmatch
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from packaging.tags import mac_platforms
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 ROOT = Path(__file__).resolve().parents[1]
 PLATFORMS = ("linux", "macos", "windows")
 MACOS_RUNNER_VERSION = (15, 0)  # macos-15-intel and macos-15 in .github/workflows/wheels.yml
 # cibuildwheel's own defaults for the images (cibuildwheel/resources/defaults.toml)
 DEFAULT_IMAGES = {"manylinux": "manylinux_2_28", "musllinux": "musllinux_1_2"}
+MINIMUM_PIP = 25
 LEGACY_MANYLINUX = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}  # PEP 600 aliases
 
 
@@ -165,6 +175,71 @@ def pip_environment():
     return env
 
 
+def for_cpython(filename, minors):
+    """Whether CPython 3.<minor> (any of ``minors``) could install this file: a wheel tagged for
+    it, for py3 or abi3; not an sdist (pip takes wheels only here), not another Python's wheel."""
+    if not filename.endswith(".whl"):
+        return False
+    try:
+        tags = parse_wheel_filename(filename)[3]
+    except InvalidWheelFilename:
+        return True  # pip decides
+    for tag in tags:
+        match = re.fullmatch(r"cp3(\d+)", tag.interpreter)
+        if tag.interpreter.startswith("py3") or match and (
+                int(match.group(1)) in minors or tag.abi == "abi3" and int(match.group(1)) <= max(minors)):
+            return True
+    return False
+
+
+class TrimmedIndex(ThreadingHTTPServer):
+    """A local copy of the index's project pages (PEP 691 JSON) holding only the files that
+    for_cpython keeps: pip, run 32 times, parses a tenth of PyPI's links and fetches each page
+    once, and picks what it would pick from the full pages (it drops the other files itself)."""
+
+    def __init__(self, upstream, minors):
+        self.upstream, self.minors, self.pages, self.lock = upstream.rstrip("/"), minors, {}, threading.Lock()
+        cafile = os.environ.get("PIP_CERT")  # the certificates pip would use, if set
+        self.context = ssl.create_default_context(cafile=cafile if cafile and os.path.isfile(cafile) else None)
+        super().__init__(("127.0.0.1", 0), TrimmedIndexHandler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server_address[1]}/simple"
+
+    def page(self, project):
+        """(status, content type, body) of the trimmed page of ``project``."""
+        with self.lock:
+            if project in self.pages:
+                return self.pages[project]
+        request = urllib.request.Request(f"{self.upstream}/{project}/",
+                                         headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+        try:
+            with urllib.request.urlopen(request, context=self.context, timeout=120) as response:
+                content_type, body = response.headers.get_content_type(), response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, "text/plain", b""
+        if content_type == "application/vnd.pypi.simple.v1+json":
+            page = json.loads(body)
+            page["files"] = [f for f in page["files"] if for_cpython(f["filename"], self.minors)]
+            body = json.dumps(page).encode()
+        with self.lock:
+            self.pages[project] = (200, content_type, body)
+        return self.pages[project]
+
+
+class TrimmedIndexHandler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        project = self.path.removeprefix("/simple/").strip("/")
+        status, content_type, body = self.server.page(project)
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):  # quiet
+        pass
+
+
 def resolve(requirements, tags, python, index_url):
     """pip's binary-only resolution: (the {name: version} it installs, None), or (None, pip's error)."""
     with tempfile.TemporaryDirectory() as work:
@@ -238,6 +313,11 @@ def main(argv=None):
     parser.add_argument("--jobs", type=int, default=8, help="identifiers resolved at once")
     parser.add_argument("--index-url", default="https://pypi.org/simple")
     args = parser.parse_args(argv)
+    pip = subprocess.run([sys.executable, "-m", "pip", "--version"], capture_output=True,
+                         text=True, check=True).stdout.split()[1]
+    if int(pip.split(".")[0]) < MINIMUM_PIP:  # (pip 23 resolves differently: not numpy 2.5)
+        parser.error(f"pip {pip} is older than the wheel builds' (cibuildwheel pins pip 26): "
+                     f"python -m pip install --upgrade pip")
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     config = pyproject["tool"]["cibuildwheel"]
     identifiers = build_identifiers()
@@ -245,8 +325,10 @@ def main(argv=None):
         if args.only not in identifiers:
             parser.error(f"--only {args.only}: not built; cibuildwheel builds {' '.join(identifiers)}")
         identifiers = [args.only]
+    index = TrimmedIndex(args.index_url, {int(python_version(i).split(".")[1]) for i in identifiers})
     with ThreadPoolExecutor(args.jobs) as pool:
-        results = list(pool.map(lambda i: check(i, pyproject, config, args.index_url), identifiers))
+        results = list(pool.map(lambda i: check(i, pyproject, config, index.url), identifiers))
+    index.shutdown()
     for _, lines in results:
         print("\n".join(lines))
     failed = [i for i, (ok, _) in zip(identifiers, results) if not ok]
