@@ -72,7 +72,8 @@ def build_identifiers(root=ROOT):
 
 def cibuildwheel_option(config, identifier, name, default):
     """The value of option ``name`` when cibuildwheel builds ``identifier``: [tool.cibuildwheel],
-    then its platform table, then each matching [[tool.cibuildwheel.overrides]] (the last wins)."""
+    then its platform table, then each matching [[tool.cibuildwheel.overrides]] (the last wins;
+    ``select`` as fnmatch patterns, without cibuildwheel's {a,b} braces)."""
     platform = platform_of(identifier)
     value = config.get(platform, {}).get(name, config.get(name, default))
     for override in config.get("overrides", []):
@@ -91,6 +92,7 @@ def as_list(value, separator=None):
 
 
 def platform_of(identifier):
+    """'cp311-win_arm64' -> 'windows' (the --platform of cibuildwheel that builds it)."""
     tag = identifier.split("-", 1)[1]
     return "macos" if tag.startswith("macosx") else "windows" if tag.startswith("win") else "linux"
 
