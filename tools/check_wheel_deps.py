@@ -38,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import tomllib
 import urllib.error
 import urllib.request
@@ -327,6 +328,7 @@ def main(argv=None):
         if args.only not in identifiers:
             parser.error(f"--only {args.only}: not built; cibuildwheel builds {' '.join(identifiers)}")
         identifiers = [args.only]
+    start = time.monotonic()
     index = TrimmedIndex(args.index_url, {int(python_version(i).split(".")[1]) for i in identifiers})
     with ThreadPoolExecutor(args.jobs) as pool:
         results = list(pool.map(lambda i: check(i, pyproject, config, index.url), identifiers))
@@ -334,11 +336,12 @@ def main(argv=None):
     for _, lines in results:
         print("\n".join(lines))
     failed = [i for i, (ok, _) in zip(identifiers, results) if not ok]
+    seconds = f"({time.monotonic() - start:.0f} s)"
     if failed:
         print(f"check_wheel_deps: {len(failed)} of {len(identifiers)} identifiers lack wheels: "
-              + " ".join(failed))
+              + " ".join(failed), seconds)
         return 1
-    print(f"check_wheel_deps: all {len(identifiers)} identifiers resolve as wheels only")
+    print(f"check_wheel_deps: all {len(identifiers)} identifiers resolve as wheels only", seconds)
     return 0
 
 
