@@ -114,6 +114,7 @@ def test_early_stopping_keeps_the_best_weights(capsys):
 
 
 def test_history_plot(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")  # (the musllinux wheel tests have none)
     X, y = random_problem([6, 4, 3], 30)
     history = MLP([6, 4, 3], seed=0).train((X, y), epochs=3, interval=1, test_data=(X, y),
                                            batch_size=5, verbose=False)
