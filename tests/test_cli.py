@@ -79,6 +79,8 @@ def no_data(tmp_path, monkeypatch):
     (["train", "--data", "{tmp}/nowhere"], "--data {tmp}/nowhere: no such folder"),
 ])
 def test_bad_options_end_in_one_line_before_any_data_is_loaded(capsys, no_data, args, message):
+    if "--plot" in args:
+        pytest.importorskip("matplotlib")  # (the musllinux wheel tests have none)
     args = [arg.replace("{tmp}", str(no_data)) for arg in args]
     status, out, err = run_main(capsys, *args, "--no-download")
     assert_one_line_error(status, out, err, message.replace("{tmp}", str(no_data)))
@@ -117,6 +119,7 @@ def test_options_that_need_the_data_are_checked_before_the_first_epoch(capsys, m
 
 
 def test_train_prints_each_result_once_and_names_the_files_it_wrote(mnist_dir, mnist, tmp_path):
+    pytest.importorskip("matplotlib")  # (the musllinux wheel tests have none)
     from cymlp import MLP
 
     args = ["train", "--layers", "784,30,10", "--lr", "3", "--batch-size", "10", "--epochs", "2",
@@ -136,6 +139,7 @@ def test_train_prints_each_result_once_and_names_the_files_it_wrote(mnist_dir, m
 
 
 def test_train_with_options_and_patience_saves_the_weights_it_says_it_kept(mnist_dir, mnist, tmp_path):
+    pytest.importorskip("matplotlib")  # (the musllinux wheel tests have none)
     from cymlp import MLP
 
     path = tmp_path / "model.npz"
@@ -176,6 +180,7 @@ def test_the_readme_command_prints_table1_once_and_writes_nothing(mnist_dir, tmp
 
 
 def test_reproduce_everything_with_a_process_backend(mnist_dir, tmp_path):
+    pytest.importorskip("matplotlib")  # (the musllinux wheel tests have none)
     result = cymlp("reproduce", "all", "--epochs", "1", "--jobs", "2", "--backend", "loky",
                    "--out", str(tmp_path / "out"), "--data", str(mnist_dir))
     assert result.returncode == 0, result.stderr

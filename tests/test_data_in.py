@@ -130,8 +130,13 @@ def test_validation_fraction_is_a_stratified_seeded_hold_out():
 
 
 def test_to_torch_computes_the_same():
-    torch = pytest.importorskip("torch")  # optional: exported to when installed
     X, y = _problem()
+    try:
+        import torch
+    except ImportError:  # optional: without it, to_torch says how to get it
+        with pytest.raises(ImportError, match="to_torch needs PyTorch: pip install torch"):
+            MLP(SIZES).to_torch()
+        return
     for options in (dict(), dict(activation="leaky_relu", output_activation="softmax",
                                  cost="cross_entropy"),
                     dict(activation="tanh", output_activation="identity")):

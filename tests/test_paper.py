@@ -187,6 +187,7 @@ def test_layers_for_sizes_the_output_layer_from_the_data(emnist_dir):
 # ---------------------------------------------------------------- plots
 
 def test_the_figures_are_drawn(tmp_path, emnist_dir):
+    pytest.importorskip("matplotlib")  # (the musllinux wheel tests have none)
     from cymlp import plots
 
     plots.plot_activations(experiments.fig3(points=51), tmp_path / "fig3.png", leaky_slope=0.1)
@@ -224,6 +225,7 @@ def test_train_on_any_mnist_layout_folder(tmp_path):
 
 
 def test_bad_data_sets_are_one_line_errors(tmp_path, emnist_dir):
+    pytest.importorskip("matplotlib")  # (the musllinux wheel tests have none)
     one_line_error(cymlp("train", "--dataset", "fashion"), "unknown data set 'fashion'")
     one_line_error(cymlp("train", "--dataset", "idx"), "needs the folder")
     one_line_error(cymlp("train", "--dataset", "idx", "--data", str(tmp_path)),
@@ -238,6 +240,7 @@ def test_bad_data_sets_are_one_line_errors(tmp_path, emnist_dir):
 
 
 def test_reproduce_fig3_needs_no_data_and_fig9_reads_emnist(tmp_path, emnist_dir):
+    pytest.importorskip("matplotlib")  # (the musllinux wheel tests have none)
     env = {"CYMLP_DATA": str(tmp_path / "empty"), "XDG_CACHE_HOME": str(tmp_path / "cache")}
     result = cymlp("reproduce", "fig3", "--out", str(tmp_path), "--no-download", env=env)
     assert result.returncode == 0, result.stderr
@@ -247,6 +250,7 @@ def test_reproduce_fig3_needs_no_data_and_fig9_reads_emnist(tmp_path, emnist_dir
 
 
 def test_reproduce_all_adds_fig9_when_the_emnist_files_are_found(tmp_path, mnist_dir, emnist_dir):
+    pytest.importorskip("matplotlib")  # (the musllinux wheel tests have none)
     # --data holds EMNIST; MNIST is found through $CYMLP_DATA
     result = cymlp("reproduce", "all", "--epochs", "1", "--jobs", "2", "--out", str(tmp_path),
                    "--data", str(emnist_dir), env={"CYMLP_DATA": str(mnist_dir)})

@@ -122,7 +122,7 @@ def test_log_loss_clips_as_scikit_learn():
 
 
 
-@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.filterwarnings("ignore:Stochastic Optimizer")  # (no import: sklearn is optional)
 @pytest.mark.parametrize("solver, nesterov, momentum", [("sgd", False, 0.0), ("sgd", False, 0.9),
                                                         ("sgd", True, 0.9), ("adam", False, 0.0)])
 def test_optimizers_equal_scikit_learns(solver, nesterov, momentum):

@@ -27,6 +27,7 @@ def data():
 
 @pytest.fixture(scope="module")
 def cluster():
+    pytest.importorskip("dask.distributed")  # (the musllinux wheel tests have none)
     from dask.distributed import LocalCluster
 
     with LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
@@ -74,6 +75,7 @@ def test_a_dask_cluster_gives_bitwise_the_same_results(data, one_after_another, 
 
 
 def test_a_local_dask_cluster_of_jobs_workers(data, one_after_another):
+    pytest.importorskip("dask.distributed")
     with Backend("dask", jobs=2) as backend:
         assert len(backend._client.scheduler_info()["workers"]) == 2
         assert sweeps(data, backend) == one_after_another
