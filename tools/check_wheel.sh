@@ -57,7 +57,7 @@ run_tests sdist-env tests/test_core.py tests/test_performance_features.py
 echo "== the oldest supported numpy and scipy"
 fresh_venv oldest-env
 "$work/oldest-env/bin/pip" install "${quiet[@]}" --only-binary=:all: \
-  "numpy==1.25.*" "scipy==1.11.*" "joblib==1.2.*" "threadpoolctl==3.1.*" "${test_deps[@]}"
+  "numpy==1.25.*" "scipy==1.11.*" "joblib==1.4.*" "threadpoolctl==3.1.*" "${test_deps[@]}"
 "$work/oldest-env/bin/pip" install "${quiet[@]}" --no-deps "$wheel"
 "$work/oldest-env/bin/python" -c "import numpy, scipy; print('numpy', numpy.__version__, 'scipy', scipy.__version__)"
 run_tests oldest-env
