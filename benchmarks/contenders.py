@@ -9,14 +9,13 @@ from cymlp._threads import CPUS
 
 
 class Cymlp:
-    """The compiled core as MLP.train drives it (bitmap made once, CPUs leased per epoch,
+    """The compiled core as MLP.train drives it (CPUs leased per epoch,
     BLAS at one thread), with at most ``threads`` threads."""
 
     def __init__(self, sizes, X, y, batch_size, threads, dtype=np.float64, learning_rate=0.2):
         self.net = MLP(sizes, seed=0, dtype=dtype)
         self.core = self.net._network(min(batch_size, _core.CHUNK))
         self.X, self.y, self.S, self.threads, self.lr = X, y, batch_size, threads, learning_rate
-        self.bitmap = _core.column_bitmap(X) if batch_size <= _core.CHUNK else None
 
     def epoch(self, seed):
         order = np.random.default_rng(seed).permutation(self.X.shape[0]).astype(np.intp)
@@ -24,7 +23,7 @@ class Cymlp:
                 CPUS.lease(self.threads) as cpus:
             self.core.train_epoch(self.X, self.y, order, batch_size=self.S,
                                   learning_rate=self.lr, check_every=1 << 40,
-                                  n_threads=len(cpus), cpus=cpus, bitmap=self.bitmap)
+                                  n_threads=len(cpus), cpus=cpus)
 
 
 class NumPyReference:

@@ -116,49 +116,23 @@ def test_openmp_is_built_on_linux():
     assert _core.OPENMP
 
 
-@pytest.mark.parametrize("dtype", [np.uint8, np.float32, np.float64])
-@pytest.mark.parametrize("n_in", [1, 64, 100, 784])
-def test_column_bitmap_marks_the_nonzero_entries(dtype, n_in):
-    X8, _ = pixel_problem([n_in, 3], 70, seed=n_in)
-    X = X8.astype(dtype)
-    if dtype is not np.uint8:
-        X[X8 == 1] = -0.0  # a negative zero is zero
-    bits = _core.column_bitmap(X)
-    assert bits.shape == (70, (n_in + 63) // 64) and bits.dtype == np.uint64
-    unpacked = np.unpackbits(bits.view(np.uint8), axis=1, bitorder="little")[:, :n_in]
-    np.testing.assert_array_equal(unpacked.astype(bool), X != 0)
-    assert _core.column_bitmap(X[:0]).shape == (0, (n_in + 63) // 64)
-
-
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("n_threads", [1, 2])
-@pytest.mark.parametrize("raw", [True, False])
-def test_epoch_with_the_bitmap_is_bitwise_the_epoch_without(dtype, n_threads, raw):
-    """The bitmap only says which columns are active: the same columns, the same result."""
-    sizes = [100, 20, 5]   # two words a row, the second partly used
-    X8, y = pixel_problem(sizes, 300, seed=2)
-    X = X8 if raw else scale(X8).astype(dtype)
-    order = np.random.default_rng(0).permutation(300).astype(np.intp)
-    results = []
-    for bitmap in (None, _core.column_bitmap(X)):
-        net = MLP(sizes, seed=1, dtype=dtype)
-        net._network(16).train_epoch(X, y, order, batch_size=16, learning_rate=0.5,
-                                     check_every=1 << 40, n_threads=n_threads, bitmap=bitmap)
-        results.append(net.weights + net.biases)
-    for a, b in zip(*results):
-        np.testing.assert_array_equal(a, b)
+def test_sparse_and_dense_batches_in_one_epoch_match_the_reference(n_threads):
+    """Rows of very different density (some all zero, negative zeros among them): each
+    batch takes the sparse or the dense first layer, and the epoch is the reference's."""
+    sizes = [70, 24, 5]
+    X8, y = pixel_problem(sizes, 96, seed=4)
+    X = scale(X8)
+    X[40:56] = np.random.default_rng(2).random((16, 70))  # a dense batch
+    X[56:64] = 0.0
+    X[64:72][X[64:72] == 0] = -0.0
+    net = MLP(sizes, seed=2, activation="tanh", cost="cross_entropy", output_activation="softmax")
+    for kwargs in [dict(), dict(l2=0.5, momentum=0.7)]:
+        got, want = train_with_reference(net, X, y, 8, 0.3, n_threads=n_threads, **kwargs)
+        assert max_abs_error(got, want) < 1e-9
 
 
-def test_a_bitmap_of_the_wrong_shape_is_refused():
-    X8, y = pixel_problem([100, 5], 40)
-    core = MLP([100, 5], seed=0)._network(8)
-    with pytest.raises(ValueError, match=r"expected \(40, 2\)"):
-        core.train_epoch(X8, y, None, batch_size=8, learning_rate=0.1,
-                         bitmap=_core.column_bitmap(X8[:39]))
-
-
-def core_epochs(sizes, X, y, n_threads, batch_size, epochs=2, dtype=np.float64, bitmap=False,
-                **options):
+def core_epochs(sizes, X, y, n_threads, batch_size, epochs=2, dtype=np.float64, **options):
     """Weights after epochs of the compiled core run with exactly n_threads threads
     (MLP.train would use at most the cores of this machine)."""
     net = MLP(sizes, seed=3, dtype=dtype)
@@ -166,8 +140,7 @@ def core_epochs(sizes, X, y, n_threads, batch_size, epochs=2, dtype=np.float64, 
     rng = np.random.default_rng(0)
     for _ in range(epochs):
         core.train_epoch(X, y, rng.permutation(X.shape[0]).astype(np.intp), batch_size=batch_size,
-                         learning_rate=0.3, n_threads=n_threads,
-                         bitmap=_core.column_bitmap(X) if bitmap else None, **options)
+                         learning_rate=0.3, n_threads=n_threads, **options)
     return net.weights + net.biases
 
 
@@ -180,7 +153,7 @@ def test_any_thread_count_gives_bitwise_the_same_weights(sizes, batch_size, raw)
     a batch of two chunks): the partition of a batch never depends on the threads."""
     X8, y = pixel_problem(sizes, 1777 if batch_size > 1000 else 407, seed=len(sizes))
     X = X8 if raw else scale(X8)
-    results = [core_epochs(sizes, X, y, n, batch_size, bitmap=raw) for n in (1, 2, 3, 4, 7)]
+    results = [core_epochs(sizes, X, y, n, batch_size) for n in (1, 2, 3, 4, 7)]
     for other in results[1:]:
         for a, b in zip(results[0], other):
             np.testing.assert_array_equal(a, b)

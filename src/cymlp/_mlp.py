@@ -444,15 +444,6 @@ class MLP:
         history.watched = ("validation" if validation is not None
                            else "test" if test is not None else None)
         seconds = 0.0
-        # Which input columns each row has non-zero: the core then finds a batch's active
-        # columns from a few words a row. One pass over X per call; not for a memmap,
-        # whose size may be beyond memory, nor when every column is used anyway.
-        bitmap = None
-        if (o.l2 == 0 and o.momentum == 0 and o.optimizer == "sgd" and o.batch_size <= _core.CHUNK
-                and not isinstance(X, np.memmap)):
-            start = time.perf_counter()
-            bitmap = _core.column_bitmap(X)
-            seconds += time.perf_counter() - start
         best = None  # (correct, epoch, parameters) of the best reported epoch
         for epoch in range(1, o.epochs + 1):
             # The paper shuffles in mini-batch and sgd modes, not in batch mode
@@ -464,7 +455,7 @@ class MLP:
                 cost, penalty = core.train_epoch(
                     X, labels if labels.ndim == 1 else None, order, batch_size=o.batch_size,
                     learning_rate=o.learning_rate, l2=o.l2, momentum=o.momentum,
-                    check_every=check_every, n_threads=len(cpus), cpus=cpus, bitmap=bitmap,
+                    check_every=check_every, n_threads=len(cpus), cpus=cpus,
                     targets=labels if labels.ndim == 2 else None,
                     optimizer="sgd" if o.optimizer == "sgd" else o.optimizer,
                     beta_1=o.beta_1, beta_2=o.beta_2, epsilon=o.epsilon)

@@ -54,14 +54,13 @@ class Cymlp:
         self.core = self.net._network(min(batch_size, _core.CHUNK))
         self.X, self.y, self.S, self.threads = X, y, batch_size, threads
         # as MLP.train does once per call (about 0.05 s for MNIST; not in the epoch times)
-        self.bitmap = _core.column_bitmap(X) if batch_size <= _core.CHUNK else None
 
     def epoch(self, order):
         # as MLP.train does: cymlp's own threads share the batch, BLAS stays at one
         with threadpool_limits(limits=1, user_api="blas"):
             self.core.train_epoch(self.X, self.y, order, batch_size=self.S,
                                   learning_rate=LEARNING_RATE, check_every=1 << 40,
-                                  n_threads=self.threads, bitmap=self.bitmap)
+                                  n_threads=self.threads)
 
 
 class NumPyReference:
