@@ -26,33 +26,34 @@
 typedef double cymlp_v4d __attribute__((vector_size(32), aligned(8)));
 typedef float cymlp_v8f __attribute__((vector_size(32), aligned(4)));
 
-/* BODY(NAME, T, V, LANES): NAME(...) combining with vectors V of LANES values of T,
- * BLOCK vectors of outputs at a time (then blocks of one vector, then one value) */
+/* STAGE: while BLOCK vectors of outputs remain, combine them, their sums held in
+ * registers across all the entries */
+#define CYMLP_COMBINE_STAGE(T, V, LANES, BLOCK)                                        \
+    for (; u + (BLOCK) * (LANES) <= n; u += (BLOCK) * (LANES)) {                       \
+        V acc[BLOCK];                                                                  \
+        for (k = 0; k < (BLOCK); k++)                                                  \
+            acc[k] = add ? *(const V *)(out + u + k * (LANES)) : (V){0};               \
+        for (e = 0; e < count; e++) {                                                  \
+            const T *m = M + rows[e] * ld + u;                                         \
+            V v = (V){0} + coef[e];                                                    \
+            for (k = 0; k < (BLOCK); k++)                                              \
+                acc[k] += v * *(const V *)(m + k * (LANES));                           \
+        }                                                                              \
+        for (k = 0; k < (BLOCK); k++)                                                  \
+            *(V *)(out + u + k * (LANES)) = acc[k];                                    \
+    }
+
+/* BODY(NAME, T, V, LANES, BLOCK): NAME(...) combining with vectors V of LANES values
+ * of T, BLOCK vectors of outputs at a time, then 4, then 1, then one value */
 #define CYMLP_COMBINE_BODY(NAME, T, V, LANES, BLOCK)                                   \
     static inline __attribute__((always_inline)) void NAME(                            \
         const T *M, ptrdiff_t ld, int n, const int *rows, const T *coef, int count,    \
         T *out, int add)                                                               \
     {                                                                                  \
         int u = 0, e, k;                                                               \
-        for (; u + BLOCK * LANES <= n; u += BLOCK * LANES) {                           \
-            V acc[BLOCK];                                                              \
-            for (k = 0; k < BLOCK; k++)                                                \
-                acc[k] = add ? *(const V *)(out + u + k * LANES) : (V){0};             \
-            for (e = 0; e < count; e++) {                                              \
-                const T *m = M + rows[e] * ld + u;                                     \
-                V v = (V){0} + coef[e];                                                \
-                for (k = 0; k < BLOCK; k++)                                            \
-                    acc[k] += v * *(const V *)(m + k * LANES);                         \
-            }                                                                          \
-            for (k = 0; k < BLOCK; k++)                                                \
-                *(V *)(out + u + k * LANES) = acc[k];                                  \
-        }                                                                              \
-        for (; u + LANES <= n; u += LANES) {                                           \
-            V acc = add ? *(const V *)(out + u) : (V){0};                              \
-            for (e = 0; e < count; e++)                                                \
-                acc += ((V){0} + coef[e]) * *(const V *)(M + rows[e] * ld + u);        \
-            *(V *)(out + u) = acc;                                                     \
-        }                                                                              \
+        CYMLP_COMBINE_STAGE(T, V, LANES, BLOCK)                                        \
+        CYMLP_COMBINE_STAGE(T, V, LANES, 4)                                            \
+        CYMLP_COMBINE_STAGE(T, V, LANES, 1)                                            \
         for (; u < n; u++) {                                                           \
             T s = add ? out[u] : 0;                                                    \
             for (e = 0; e < count; e++)                                                \
