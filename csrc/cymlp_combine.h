@@ -26,6 +26,10 @@
 typedef double cymlp_v4d __attribute__((vector_size(32), aligned(8)));
 typedef float cymlp_v8f __attribute__((vector_size(32), aligned(4)));
 
+/* The entry whose row of M is fetched into the cache while entry e is combined (rows
+ * are random, so the hardware cannot foresee them) */
+#define CYMLP_AHEAD(e) ((e) + 8 < count ? (e) + 8 : (e))
+
 /* STAGE: while BLOCK vectors of outputs remain, combine them, their sums held in
  * registers across all the entries */
 #define CYMLP_COMBINE_STAGE(T, V, LANES, BLOCK)                                        \
@@ -35,7 +39,10 @@ typedef float cymlp_v8f __attribute__((vector_size(32), aligned(4)));
             acc[k] = add ? *(const V *)(out + u + k * (LANES)) : (V){0};               \
         for (e = 0; e < count; e++) {                                                  \
             const T *m = M + rows[e] * ld + u;                                         \
+            const char *ahead = (const char *)(M + rows[CYMLP_AHEAD(e)] * ld + u);     \
             V v = (V){0} + coef[e];                                                    \
+            for (k = 0; k < (int)((BLOCK) * (LANES) * sizeof(T)); k += 64)             \
+                __builtin_prefetch(ahead + k);                                         \
             for (k = 0; k < (BLOCK); k++)                                              \
                 acc[k] += v * *(const V *)(m + k * (LANES));                           \
         }                                                                              \
