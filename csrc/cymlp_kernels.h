@@ -1,24 +1,34 @@
-/* cymlp_combine.h: the sparse first layer's one kernel, a combination of rows.
+/* cymlp_kernels.h: the core's two hottest loops, in C vectorized for the CPU at hand.
+ *
+ * cymlp_combine_d / _f: the sparse first layer's one kernel, a combination of rows,
  *
  *     out[u] (+)= sum over e < count of coef[e] * M[rows[e] * ld + u],   u < n,
  *
  * summed in the order of e. The forward pass takes it with M = WT and a row's
  * non-zero inputs (Z[i] = sum x_ij WT[j]); the gradient with M = D and a column's
- * (GT[j] = sum x_ij D[i]).
+ * (GT[j] = sum x_ij D[i]). Outputs are kept in registers, a block at a time, across
+ * all the entries.
  *
- * Outputs are kept in registers, a block at a time, across all the entries. With
- * GCC or Clang on x86-64 the same code is compiled twice, for the baseline (SSE2)
- * and for AVX, and cymlp_combine_init picks one per CPU: they do the same
- * multiplications and additions in the same order (no FMA), so every CPU gets the
- * same result, bit for bit.
+ * cymlp_adam_d / _f: Adam's step (scikit-learn's AdamOptimizer) on count parameters.
+ *
+ * With GCC or Clang on x86-64 each is compiled twice, for the baseline (SSE2) and for
+ * AVX, and cymlp_kernels_init picks one per CPU: both do the same multiplications and
+ * additions in the same order (no FMA), so every CPU gets the same result, bit for bit.
  */
-#ifndef CYMLP_COMBINE_H
-#define CYMLP_COMBINE_H
+#ifndef CYMLP_KERNELS_H
+#define CYMLP_KERNELS_H
 
+#include <math.h>
 #include <stddef.h>
 
 #if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
 #define CYMLP_X86_AVX_DISPATCH 1
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define CYMLP_ALWAYS_INLINE __attribute__((always_inline))
+#else
+#define CYMLP_ALWAYS_INLINE
 #endif
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -53,7 +63,7 @@ typedef float cymlp_v8f __attribute__((vector_size(32), aligned(4)));
 /* BODY(NAME, T, V, LANES, BLOCK): NAME(...) combining with vectors V of LANES values
  * of T, BLOCK vectors of outputs at a time, then 4, then 1, then one value */
 #define CYMLP_COMBINE_BODY(NAME, T, V, LANES, BLOCK)                                   \
-    static inline __attribute__((always_inline)) void NAME(                            \
+    static inline CYMLP_ALWAYS_INLINE void NAME(                                       \
         const T *M, ptrdiff_t ld, int n, const int *rows, const T *coef, int count,    \
         T *out, int add)                                                               \
     {                                                                                  \
@@ -90,59 +100,76 @@ CYMLP_COMBINE_PLAIN(cymlp_combine_base_d, double)
 CYMLP_COMBINE_PLAIN(cymlp_combine_base_f, float)
 #endif
 
+
+/* W <- W - rate m / (sqrt(v) + epsilon) after m, v <- the moments of g = (G + l2 W) / size,
+ * written as the Cython core wrote it (sqrt in double, as C's sqrt takes it) */
+#define CYMLP_ADAM_BODY(NAME, T)                                                       \
+    static inline CYMLP_ALWAYS_INLINE void NAME(                                       \
+        T *W, T *V, T *M2, const T *G, ptrdiff_t count, T l2, T size, T rate,          \
+        T beta_1, T beta_2, T epsilon)                                                 \
+    {                                                                                  \
+        ptrdiff_t i;                                                                   \
+        T g;                                                                           \
+        for (i = 0; i < count; i++) {                                                  \
+            g = l2 != 0 ? (G[i] + l2 * W[i]) / size : G[i] / size;                     \
+            V[i] = beta_1 * V[i] + (1 - beta_1) * g;                                   \
+            M2[i] = beta_2 * M2[i] + (1 - beta_2) * (g * g);                           \
+            W[i] = W[i] + (-rate * V[i]) / (sqrt(M2[i]) + epsilon);                    \
+        }                                                                              \
+    }
+CYMLP_ADAM_BODY(cymlp_adam_body_d, double)
+CYMLP_ADAM_BODY(cymlp_adam_body_f, float)
+
 #ifdef CYMLP_X86_AVX_DISPATCH
 /* AVX: 8 vectors of outputs at a time (8 of its 16 registers) */
 CYMLP_COMBINE_BODY(cymlp_combine_wide_d, double, cymlp_v4d, 4, 8)
 CYMLP_COMBINE_BODY(cymlp_combine_wide_f, float, cymlp_v8f, 8, 8)
+#define CYMLP_AVX __attribute__((target("avx")))
+#else
+#define cymlp_combine_wide_d cymlp_combine_base_d
+#define cymlp_combine_wide_f cymlp_combine_base_f
+#define CYMLP_AVX
+#endif
 
-__attribute__((target("avx"))) static void cymlp_combine_avx_d(
-    const double *M, ptrdiff_t ld, int n, const int *rows, const double *coef, int count,
-    double *out, int add)
-{
-    cymlp_combine_wide_d(M, ld, n, rows, coef, count, out, add);
-}
-
-__attribute__((target("avx"))) static void cymlp_combine_avx_f(
-    const float *M, ptrdiff_t ld, int n, const int *rows, const float *coef, int count,
-    float *out, int add)
-{
-    cymlp_combine_wide_f(M, ld, n, rows, coef, count, out, add);
-}
+/* Each kernel for AVX, and its entry point choosing between that and the baseline */
+#define CYMLP_DISPATCH(NAME, BASE, WIDE, PARAMS, ARGS)                                  \
+    static CYMLP_AVX void NAME##_avx PARAMS { WIDE ARGS; }                             \
+    static void NAME PARAMS                                                            \
+    {                                                                                  \
+        if (cymlp_has_avx)                                                             \
+            NAME##_avx ARGS;                                                           \
+        else                                                                           \
+            BASE ARGS;                                                                 \
+    }
 
 static int cymlp_has_avx = 0;
 
-/* Call once (at import), before any thread combines. */
-static void cymlp_combine_init(void)
+/* Call once (at import), before any thread runs a kernel. */
+static void cymlp_kernels_init(void)
 {
+#ifdef CYMLP_X86_AVX_DISPATCH
     __builtin_cpu_init();
     cymlp_has_avx = __builtin_cpu_supports("avx");
-}
-#else
-static void cymlp_combine_init(void) {}
 #endif
-
-static void cymlp_combine_d(const double *M, ptrdiff_t ld, int n, const int *rows,
-                            const double *coef, int count, double *out, int add)
-{
-#ifdef CYMLP_X86_AVX_DISPATCH
-    if (cymlp_has_avx) {
-        cymlp_combine_avx_d(M, ld, n, rows, coef, count, out, add);
-        return;
-    }
-#endif
-    cymlp_combine_base_d(M, ld, n, rows, coef, count, out, add);
 }
 
-static void cymlp_combine_f(const float *M, ptrdiff_t ld, int n, const int *rows,
-                            const float *coef, int count, float *out, int add)
-{
-#ifdef CYMLP_X86_AVX_DISPATCH
-    if (cymlp_has_avx) {
-        cymlp_combine_avx_f(M, ld, n, rows, coef, count, out, add);
-        return;
-    }
-#endif
-    cymlp_combine_base_f(M, ld, n, rows, coef, count, out, add);
-}
+CYMLP_DISPATCH(cymlp_combine_d, cymlp_combine_base_d, cymlp_combine_wide_d,
+               (const double *M, ptrdiff_t ld, int n, const int *rows, const double *coef,
+                int count, double *out, int add),
+               (M, ld, n, rows, coef, count, out, add))
+CYMLP_DISPATCH(cymlp_combine_f, cymlp_combine_base_f, cymlp_combine_wide_f,
+               (const float *M, ptrdiff_t ld, int n, const int *rows, const float *coef,
+                int count, float *out, int add),
+               (M, ld, n, rows, coef, count, out, add))
+CYMLP_DISPATCH(cymlp_adam_d, cymlp_adam_body_d, cymlp_adam_body_d,
+               (double *W, double *V, double *M2, const double *G, ptrdiff_t count,
+                double l2, double size, double rate, double beta_1, double beta_2,
+                double epsilon),
+               (W, V, M2, G, count, l2, size, rate, beta_1, beta_2, epsilon))
+CYMLP_DISPATCH(cymlp_adam_f, cymlp_adam_body_f, cymlp_adam_body_f,
+               (float *W, float *V, float *M2, const float *G, ptrdiff_t count,
+                float l2, float size, float rate, float beta_1, float beta_2,
+                float epsilon),
+               (W, V, M2, G, count, l2, size, rate, beta_1, beta_2, epsilon))
 
 #endif
