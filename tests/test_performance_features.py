@@ -283,3 +283,21 @@ def test_a_full_batch_step_on_mnist_peaks_near_the_mini_batch_memory(mnist_dir):
                              capture_output=True, text=True, timeout=300, check=True)
         peaks[gd] = int(out.stdout.split()[-1]) / 1024
     assert peaks["batch"] < peaks["mini-batch"] + 100, peaks
+
+
+@pytest.mark.parametrize("kwargs", [dict(), dict(l2=0.5, momentum=0.7)])
+def test_a_batch_of_two_chunks_with_columns_zero_in_one_of_them_matches_the_reference(kwargs):
+    """A batch of 1,500 rows runs as chunks of 1,024 and 476: column 5 is zero in the
+    first chunk only, column 6 in the second only, column 7 everywhere; two epochs, so
+    a gradient left over from the last batch would show."""
+    sizes = [20, 12, 3]
+    X8, y = pixel_problem(sizes, 1500, seed=6)
+    X = scale(X8)
+    X[:1024, 5] = 0.0
+    X[1024:, 5] = 0.5
+    X[1024:, 6] = 0.0
+    X[:1024, 6] = 0.25
+    X[:, 7] = 0.0
+    net = MLP(sizes, seed=4)
+    got, want = train_with_reference(net, X, y, 1500, 0.5, epochs=2, gd="batch", **kwargs)
+    assert max_abs_error(got, want) < 1e-9
