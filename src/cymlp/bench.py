@@ -166,7 +166,7 @@ def markdown(rows, memory, info):
     S = 32 if 32 in batch_sizes else batch_sizes[0]
     flop = FLOP_PER_EXAMPLE * 60000 / 1e9
     lines += ["", f"GFLOP/s at batch {S}, nominal (the network's {flop:.2f} GFLOP per epoch over the "
-              "seconds; cymlp skips all-zero input columns, so it does fewer): " + ", ".join(
+              "seconds; cymlp skips zero inputs, so it does fewer): " + ", ".join(
         f"{r['contender']} {r['threads']}t {r['gflops']:.1f}" for r in rows if r["batch_size"] == S) + "."]
     lines += ["", f"Peak RSS of a whole MNIST training process: from uint8 pixels "
               f"{memory['uint8 input']:.0f} MB, from float64 {memory['float64 input']:.0f} MB."]
