@@ -21,12 +21,17 @@
 #include <math.h>
 #include <stddef.h>
 
-#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+/* (Linux only, where the wheels' compilers and runtimes are known to provide
+ * __builtin_cpu_supports; elsewhere the baseline everywhere) */
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__linux__) && \
+    (defined(__x86_64__) || defined(__i386__))
 #define CYMLP_X86_AVX_DISPATCH 1
 #endif
 
 #if defined(__GNUC__) || defined(__clang__)
-#define CYMLP_ALWAYS_INLINE __attribute__((always_inline))
+#define CYMLP_ALWAYS_INLINE inline __attribute__((always_inline))
+#elif defined(_MSC_VER)
+#define CYMLP_ALWAYS_INLINE __inline   /* (MSVC's C has no "inline" before C11) */
 #else
 #define CYMLP_ALWAYS_INLINE
 #endif
@@ -63,7 +68,7 @@ typedef float cymlp_v8f __attribute__((vector_size(32), aligned(4)));
 /* BODY(NAME, T, V, LANES, BLOCK): NAME(...) combining with vectors V of LANES values
  * of T, BLOCK vectors of outputs at a time, then 4, then 1, then one value */
 #define CYMLP_COMBINE_BODY(NAME, T, V, LANES, BLOCK)                                   \
-    static inline CYMLP_ALWAYS_INLINE void NAME(                                       \
+    static CYMLP_ALWAYS_INLINE void NAME(                                       \
         const T *M, ptrdiff_t ld, int n, const int *rows, const T *coef, int count,    \
         T *out, int add)                                                               \
     {                                                                                  \
@@ -104,7 +109,7 @@ CYMLP_COMBINE_PLAIN(cymlp_combine_base_f, float)
 /* W <- W - rate m / (sqrt(v) + epsilon) after m, v <- the moments of g = (G + l2 W) / size,
  * written as the Cython core wrote it (sqrt in double, as C's sqrt takes it) */
 #define CYMLP_ADAM_BODY(NAME, T)                                                       \
-    static inline CYMLP_ALWAYS_INLINE void NAME(                                       \
+    static CYMLP_ALWAYS_INLINE void NAME(                                       \
         T *W, T *V, T *M2, const T *G, ptrdiff_t count, T l2, T size, T rate,          \
         T beta_1, T beta_2, T epsilon)                                                 \
     {                                                                                  \
