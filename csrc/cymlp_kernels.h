@@ -149,13 +149,17 @@ CYMLP_COMBINE_BODY(cymlp_combine_wide_f, float, cymlp_v8f, 8, 8)
 
 static int cymlp_has_avx = 0;
 
-/* Call once (at import), before any thread runs a kernel. */
-static void cymlp_kernels_init(void)
+/* Call at import, and never while a kernel runs: the AVX builds where the CPU has AVX
+ * and allow_avx is set, else the baseline. Returns whether AVX is used. */
+static int cymlp_kernels_init(int allow_avx)
 {
 #ifdef CYMLP_X86_AVX_DISPATCH
     __builtin_cpu_init();
-    cymlp_has_avx = __builtin_cpu_supports("avx");
+    cymlp_has_avx = allow_avx && __builtin_cpu_supports("avx");
+#else
+    (void)allow_avx;
 #endif
+    return cymlp_has_avx;
 }
 
 CYMLP_DISPATCH(cymlp_combine_d, cymlp_combine_base_d, cymlp_combine_wide_d,

@@ -301,3 +301,39 @@ def test_a_batch_of_two_chunks_with_columns_zero_in_one_of_them_matches_the_refe
     net = MLP(sizes, seed=4)
     got, want = train_with_reference(net, X, y, 1500, 0.5, epochs=2, gd="batch", **kwargs)
     assert max_abs_error(got, want) < 1e-9
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_baseline_and_avx_kernels_give_the_same_bits(dtype):
+    """csrc/cymlp_kernels.h is built for SSE2 and for AVX, with the same operations in the
+    same order: an epoch of the sparse first layer, with Adam and with plain SGD, on
+    units that fill no whole block of outputs (the kernels' remainders), is bitwise the
+    same on both."""
+    sizes = [90, 45, 7, 3]
+    X8, y = pixel_problem(sizes, 300, seed=8)
+    X = scale(X8).astype(dtype)
+    results = {}
+    try:
+        for avx in (False, True):
+            if not _core._use_avx(avx):
+                assert not avx or not sys.platform.startswith("linux") or not _has_avx()
+            for optimizer in ("sgd", "adam"):
+                net = MLP(sizes, seed=2, dtype=dtype, activation="relu", cost="cross_entropy",
+                          output_activation="softmax")
+                core = net._network(20, adam=optimizer == "adam")
+                order = np.random.default_rng(1).permutation(300).astype(np.intp)
+                core.train_epoch(X, y, order, batch_size=20, learning_rate=0.05,
+                                 optimizer=optimizer, alpha=1e-3 if optimizer == "adam" else 0.0,
+                                 n_threads=2)
+                results[avx, optimizer] = net.weights + net.biases
+    finally:
+        _core._use_avx(True)
+    for optimizer in ("sgd", "adam"):
+        for a, b in zip(results[False, optimizer], results[True, optimizer]):
+            np.testing.assert_array_equal(a, b)
+
+
+def _has_avx():
+    """Whether this CPU has AVX (Linux: /proc/cpuinfo's flags)."""
+    with open("/proc/cpuinfo") as f:
+        return any(line.startswith("flags") and " avx " in line + " " for line in f)
