@@ -1,5 +1,6 @@
 """float32, uint8 input, memmap input, any thread count, batches in chunks: same math, same results."""
 
+import copy
 import gzip
 import sys
 import threading
@@ -10,7 +11,7 @@ import pytest
 from cymlp import MLP, _core
 from cymlp import reference as ref
 from cymlp.datasets import load_idx, scale
-from conftest import max_abs_error, random_problem, train_with_reference
+from conftest import max_abs_error, options_of, random_problem, train_with_reference
 
 
 def trained(sizes, data, n_threads, dtype=np.float64):
@@ -337,3 +338,69 @@ def _has_avx():
     """Whether this CPU has AVX (Linux: /proc/cpuinfo's flags)."""
     with open("/proc/cpuinfo") as f:
         return any(line.startswith("flags") and " avx " in line + " " for line in f)
+
+
+WIDE_NETS = [[520, 512, 24, 5], [40, 520, 512, 3], [600, 448, 6]]  # a layer of >= _core.WIDE weights
+WIDE_OPTIONS = {  # MLP.train options, ReferenceMLP.train_epoch options
+    "sgd": (dict(), dict()),
+    "momentum + l2": (dict(momentum=0.8, l2=3.0), dict(momentum=0.8, l2=3.0)),
+    "adam": (dict(optimizer="adam", beta_1=0.8, beta_2=0.99, epsilon=1e-7),
+             dict(solver="adam", beta_1=0.8, beta_2=0.99, epsilon=1e-7)),
+}
+
+
+def wide_problem(sizes, n, seed=0):
+    """Mostly-zero rows with a dense batch's worth among them, and labels."""
+    X8, y = pixel_problem(sizes, n, seed)
+    X = scale(X8)
+    X[40:90] = np.random.default_rng(seed + 1).random((50, sizes[0]))
+    return X, y
+
+
+@pytest.mark.parametrize("sizes", WIDE_NETS)
+@pytest.mark.parametrize("optimizer", WIDE_OPTIONS)
+def test_a_wide_network_trained_a_layer_at_a_time_matches_the_reference(sizes, optimizer):
+    """Phase 2 by blocks of units (sparse and dense first layers, hidden layers, the
+    output by rows, the deltas back), on 2 threads: two epochs are the reference's."""
+    assert max(a * b for a, b in zip(sizes, sizes[1:])) >= _core.WIDE
+    X, y = wide_problem(sizes, 230)
+    for hidden, output, cost in [("sigmoid", "sigmoid", "quadratic"),
+                                 ("relu", "softmax", "cross_entropy")]:
+        net = MLP(sizes, seed=4, activation=hidden, output_activation=output, cost=cost,
+                  init="xavier")
+        start = [w.copy() for w in net.weights], [b.copy() for b in net.biases]
+        generator = copy.deepcopy(net._rng)
+        train, reference = WIDE_OPTIONS[optimizer]
+        history = net.train((X, y), batch_size=37, learning_rate=0.05, epochs=2, verbose=False,
+                            n_threads=2, **train)
+        model = ref.ReferenceMLP(*start, 37, options_of(net))
+        losses = [sum(model.train_epoch(X, ref.one_hot(y, sizes[-1]), generator.permutation(len(y)),
+                                        37, 0.05, **reference)) for _ in range(2)]
+        assert max_abs_error(net.weights + net.biases, start[0] + start[1]) < 1e-9
+        np.testing.assert_allclose(history.train_loss, losses, rtol=1e-9)
+
+
+def test_a_wide_regression_with_adam_over_two_chunks_matches_the_reference():
+    sizes = [40, 520, 512, 3]
+    X, _ = wide_problem(sizes, _core.CHUNK + 300, seed=5)
+    Y = np.random.default_rng(6).normal(size=(X.shape[0], 3))
+    net = MLP(sizes, seed=1, activation="tanh", output_activation="identity", init="xavier")
+    start = [w.copy() for w in net.weights], [b.copy() for b in net.biases]
+    net.train((X, Y), gd="batch", learning_rate=0.01, epochs=2, optimizer="adam", verbose=False,
+              n_threads=2)
+    model = ref.ReferenceMLP(*start, X.shape[0], options_of(net))
+    for _ in range(2):
+        model.train_epoch(X, Y, None, X.shape[0], 0.01, solver="adam")
+    assert max_abs_error(net.weights + net.biases, start[0] + start[1]) < 1e-9
+
+
+@pytest.mark.parametrize("batch_size", [37, 1500])
+@pytest.mark.parametrize("raw", [True, False])
+def test_a_wide_network_gives_bitwise_the_same_weights_on_any_thread_count(batch_size, raw):
+    sizes = [520, 512, 24, 5]
+    X8, y = pixel_problem(sizes, 1700 if batch_size > 1000 else 300, seed=2)
+    X = X8 if raw else scale(X8)
+    results = [core_epochs(sizes, X, y, n, batch_size) for n in (1, 2, 3, 4, 7)]
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            np.testing.assert_array_equal(a, b)
