@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 pytest.importorskip("sklearn", reason="the [sklearn] extra is not installed")  # CI installs it
 
@@ -219,3 +220,27 @@ def test_grid_search_pipeline_and_mnist(mnist):
     assert clf.loss_curve_[-1] < clf.loss_curve_[0]
     assert list(clf.classes_) == list(range(10)) and clf.n_features_in_ == 784
     assert clf.score(Xt, yt) > 0.85
+
+
+@pytest.mark.parametrize("kind, data, params", [
+    ("Classifier", "multiclass", {}),
+    ("Classifier", "binary", dict(solver="sgd", early_stopping=True, learning_rate_init=0.05)),
+    ("Regressor", "multi-output", dict(activation="tanh")),
+])
+@pytest.mark.parametrize("fmt", ["csr", "csc", "coo"])
+def test_sparse_x_fits_as_scikit_learn_and_as_its_dense_array(kind, data, params, fmt):
+    """scipy.sparse X (the formats scikit-learn's MLPs accept): the same coefs_ as
+    scikit-learn fitting the same sparse X, and bit for bit cymlp's own fit of the dense X."""
+    X, y = DATA[data]
+    X = np.where(np.abs(X) < 1.0, 0.0, X)  # mostly zeros
+    S = sp.csr_matrix(X).asformat(fmt)
+    params = dict(hidden_layer_sizes=(15,), random_state=0, max_iter=20, batch_size=16) | params
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        theirs = getattr(sk, "MLP" + kind)(**params).fit(S, y)
+        ours = getattr(cy, "MLP" + kind)(**params).fit(S, y)
+        dense = getattr(cy, "MLP" + kind)(**params).fit(X, y)
+    assert _largest_difference(theirs, ours) < 1e-10
+    for a, b in zip(ours.coefs_ + ours.intercepts_, dense.coefs_ + dense.intercepts_):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(ours.predict(S), theirs.predict(S), atol=1e-10)

@@ -13,6 +13,7 @@ from typing import Any, Union
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
+from scipy import sparse
 from threadpoolctl import threadpool_limits
 
 from . import _core
@@ -23,6 +24,7 @@ from ._validation import (
     as_dataset,
     as_example,
     as_labels_or_targets,
+    core_rows,
     check_choice,
     check_fraction,
     check_gd,
@@ -438,6 +440,7 @@ class MLP:
         o = options
         chunk_rows = min(o.batch_size, _core.CHUNK)  # the core runs larger batches in chunks
         core = self._network(chunk_rows, momentum=o.momentum > 0, adam=o.optimizer == "adam")
+        rows = core_rows(X)
         flops_per_chunk = 6 * chunk_rows * sum(W.size for W in self.weights)
         check_every = max(1, int(_FLOPS_PER_SIGNAL_CHECK // flops_per_chunk))
         history = History()
@@ -453,7 +456,7 @@ class MLP:
             start = time.perf_counter()
             with CPUS.lease(o.n_threads) as cpus:
                 cost, penalty = core.train_epoch(
-                    X, labels if labels.ndim == 1 else None, order, batch_size=o.batch_size,
+                    rows, labels if labels.ndim == 1 else None, order, batch_size=o.batch_size,
                     learning_rate=o.learning_rate, l2=o.l2, momentum=o.momentum,
                     check_every=check_every, n_threads=len(cpus), cpus=cpus,
                     targets=labels if labels.ndim == 2 else None,
@@ -532,7 +535,10 @@ class MLP:
         return out
 
     def _floats(self, X):
-        """uint8 pixels -> the model's dtype, x * (1/255) exactly as the core gathers them."""
+        """Validated rows as a dense array of the model's dtype: uint8 pixels x * (1/255)
+        exactly as the core gathers them, sparse rows spread out."""
+        if sparse.issparse(X):
+            return X.toarray()
         return scale_pixels(X, self.dtype) if X.dtype == np.uint8 else X
 
     def feed_forward(self, a: ArrayLike, cache: bool = False):

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import numbers
 import operator
+from typing import NamedTuple
 
 import numpy as np
+from scipy import sparse
 
 GD_MODES = ("mini-batch", "batch", "sgd")
 
@@ -125,14 +127,59 @@ def _check_finite(name, X):
                              f"column {bad[1]})")
 
 
-def as_features(name, X, n_in, dtype=np.float64, allow_uint8=False):
+class CsrRows(NamedTuple):
+    """Sparse rows as the compiled core's train_epoch reads them (see core_rows)."""
+    data: np.ndarray     # (nnz,) the non-zero values, of the model's dtype
+    indices: np.ndarray  # (nnz,) intc: their columns, ascending within each row
+    indptr: np.ndarray   # (n + 1,) intp: where each row's entries begin
+    shape: tuple
+
+
+def core_rows(X):
+    """A validated X as the core trains on it: an array as it is, sparse rows as CsrRows."""
+    if not sparse.issparse(X):
+        return X
+    return CsrRows(X.data, X.indices.astype(np.intc, copy=False),
+                   X.indptr.astype(np.intp, copy=False), X.shape)
+
+
+def _sparse_features(name, X, n_in, dtype):
+    """A scipy.sparse X (any format) as a CSR matrix of ``dtype`` of our own: each row's
+    columns ascending, duplicates summed, no stored zeros (-0.0 included), uint8 pixels
+    scaled by 1/255 as the core scales dense ones."""
+    if X.ndim != 2 or X.shape[1] != n_in:
+        raise ValueError(f"{name} must have shape (n, {n_in}), got shape {X.shape}")
+    if X.shape[0] == 0:
+        raise ValueError(f"{name} is empty: expected shape (n, {n_in}) with n >= 1")
+    if X.dtype == bool or X.dtype.kind not in "iuf":
+        raise TypeError(
+            f"{name} must hold real numbers (integer or float dtype), got dtype {X.dtype}"
+        )
+    X = sparse.csr_matrix(X, copy=True)
+    X.sum_duplicates()  # (also sorts each row's columns)
+    X.data = scale_pixels(X.data, dtype) if X.dtype == np.uint8 else X.data.astype(dtype)
+    X.eliminate_zeros()
+    if not np.isfinite(X.data).all():
+        row = np.searchsorted(X.indptr, np.flatnonzero(~np.isfinite(X.data))[0], side="right") - 1
+        raise ValueError(f"{name} contains NaN or infinity (first in row {row})")
+    return X
+
+
+def as_features(name, X, n_in, dtype=np.float64, allow_uint8=False, allow_sparse=False):
     """X as a C-contiguous array of shape (n, n_in) with finite values, of ``dtype``.
 
     With ``allow_uint8``, uint8 pixels are kept as they are (no float copy: the
     core scales them by 1/255 as it gathers each batch). An array that already
     has the right dtype and layout is used in place: read-only arrays and
     ``np.memmap`` included (a memmap is checked a piece at a time, not read whole).
+    A scipy.sparse X becomes a CSR matrix (_sparse_features) with ``allow_sparse``,
+    else a dense array.
     """
+    if sparse.issparse(X):
+        X = _sparse_features(name, X, n_in, dtype)
+        if allow_sparse:
+            return X
+        X = X.toarray()
     X = _numeric_array(name, X)
     if X.ndim != 2:
         raise ValueError(f"{name} must have shape (n, {n_in}), got shape {X.shape}")
@@ -205,6 +252,8 @@ def _as_matrix_pair(data):
         X, Y = data
     except TypeError:
         return None
+    if sparse.issparse(X):
+        return X, Y
     if isinstance(X, np.memmap):
         candidate = X
     else:
@@ -258,6 +307,8 @@ def split_dataset(name, data, n_in, n_out):
     numbers makes ``(X, Y)``; anything else must be pairs."""
     if data is None:
         raise ValueError(f"{name} is required")
+    if sparse.issparse(data):
+        raise ValueError(f"{_both_forms(name, n_in, n_out)}; got a single {_describe(data)}")
     if isinstance(data, (str, bytes)) or not hasattr(data, "__iter__"):
         raise TypeError(f"{_both_forms(name, n_in, n_out)}; got {_describe(data)}")
     pair = _as_matrix_pair(data)
@@ -275,7 +326,7 @@ def as_dataset(name, data, n_in, n_out, dtype=np.float64):
     C-contiguous; labels: intp, shape (n,).
     """
     X, Y = split_dataset(name, data, n_in, n_out)
-    X = as_features(f"{name} X", X, n_in, dtype, allow_uint8=True)
+    X = as_features(f"{name} X", X, n_in, dtype, allow_uint8=True, allow_sparse=True)
     labels = as_labels(f"{name} Y", Y, X.shape[0], n_out)
     return X, labels
 
@@ -326,7 +377,7 @@ def as_labels_or_targets(name, Y, n, n_out, dtype=np.float64, regression=False):
 def as_data(name, data, n_in, n_out, dtype=np.float64, regression=False):
     """``(X, Y)`` from the forms of split_dataset, Y as as_labels_or_targets gives it."""
     X, Y = split_dataset(name, data, n_in, n_out)
-    X = as_features(f"{name} X", X, n_in, dtype, allow_uint8=True)
+    X = as_features(f"{name} X", X, n_in, dtype, allow_uint8=True, allow_sparse=True)
     return X, as_labels_or_targets(f"{name} Y", Y, X.shape[0], n_out, dtype, regression)
 
 
@@ -334,7 +385,10 @@ def as_example(name, x, n_in, dtype=np.float64):
     """One example (n_in,) or (n_in, 1), or a batch (n, n_in) (uint8 pixels kept as they are).
 
     Returns ``(X, shape)`` where X is (n, n_in) and shape is "vector", "column" or "batch".
+    A scipy.sparse X is a batch, kept sparse (as_features).
     """
+    if sparse.issparse(x):
+        return as_features(name, x, n_in, dtype, True, allow_sparse=True), "batch"
     arr = _numeric_array(name, x)
     if arr.shape == (n_in,):
         return as_features(name, arr.reshape(1, n_in), n_in, dtype, True), "vector"

@@ -46,11 +46,15 @@ except ImportError:  # pragma: no cover - depends on the environment
         "cymlp.sklearn needs scikit-learn >= 1.6: install it with  pip install 'cymlp[sklearn]'"
     ) from None
 
+from scipy import sparse
 from threadpoolctl import threadpool_limits
 
 from . import _core, _mlp, reference
 from ._threads import CPUS, default_threads
-from ._validation import check_int
+from ._validation import as_features, check_int, core_rows
+
+# The sparse formats accepted as X, as scikit-learn's MLP estimators accept them.
+SPARSE_FORMATS = ["csr", "csc", "coo"]
 
 # scikit-learn's activation names -> cymlp's (hidden layers; outputs add softmax)
 ACTIVATION_NAMES = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh",
@@ -211,7 +215,8 @@ class _BaseMLP(BaseEstimator):
 
     def _validate_X(self, X, reset):
         dtype = (np.float64, np.float32) if self.dtype is None else np.dtype(self.dtype)
-        return validate_data(self, X, reset=reset, dtype=dtype, order="C")
+        return validate_data(self, X, reset=reset, dtype=dtype, order="C",
+                             accept_sparse=SPARSE_FORMATS)
 
     def _initialize(self, y, layer_units, dtype):
         """scikit-learn's _initialize: Glorot-uniform weights and biases, layer by layer,
@@ -291,10 +296,12 @@ class _BaseMLP(BaseEstimator):
                 )
             if is_classifier(self):
                 y_val = self._label_binarizer.inverse_transform(y_val)
-            X = np.ascontiguousarray(X)
             y = np.ascontiguousarray(y)
         else:
             X_val = y_val = None
+        # the rows as the core reads them: a C-ordered array, or sorted CSR without zeros
+        X = (core_rows(as_features("X", X, X.shape[1], X.dtype, allow_sparse=True))
+             if sparse.issparse(X) else np.ascontiguousarray(X))
         n_samples = X.shape[0]
         if self.batch_size == "auto":
             batch_size = min(200, n_samples)
@@ -453,6 +460,7 @@ class _BaseMLP(BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = True
         return tags
 
 
@@ -523,7 +531,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def _validate_input(self, X, y, incremental, reset):
         dtype = (np.float64, np.float32) if self.dtype is None else np.dtype(self.dtype)
-        X, y = validate_data(self, X, y, multi_output=True, dtype=dtype, order="C", reset=reset)
+        X, y = validate_data(self, X, y, multi_output=True, dtype=dtype, order="C", reset=reset,
+                             accept_sparse=SPARSE_FORMATS)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
@@ -639,7 +648,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def _validate_input(self, X, y, incremental, reset):
         dtype = (np.float64, np.float32) if self.dtype is None else np.dtype(self.dtype)
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=dtype,
-                             order="C", reset=reset)
+                             order="C", reset=reset, accept_sparse=SPARSE_FORMATS)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         return X, y
