@@ -325,6 +325,8 @@ class MLP:
             Any array-like: lists, pandas DataFrames and Series, read-only arrays.
             X may be uint8 pixels (also an ``np.memmap`` of an IDX file): they are
             scaled by 1/255 as each batch is gathered, never copied to floats.
+            X may be a scipy.sparse matrix (any format): trained on as CSR rows,
+            with the same result as its dense array, bit for bit.
             Pairs are the paper's column vectors: x (n_in, 1), y (n_out, 1)
             one-hot (or an integer label).
         gd : {"mini-batch", "batch", "sgd"}

@@ -416,6 +416,8 @@ class _BaseMLP(BaseEstimator):
 
     def fit(self, X, y):
         """Fit the model to data matrix X and targets y (scikit-learn's _fit_stochastic).
+        X is an array-like or a scipy.sparse matrix (csr, csc or coo) of shape
+        (n_samples, n_features).
 
         Returns the fitted estimator.
         """
