@@ -11,15 +11,22 @@
  *
  * cymlp_adam_d / _f: Adam's step (scikit-learn's AdamOptimizer) on count parameters.
  *
+ * cymlp_list_d / _f, cymlp_list_pixels_d / _f: a row's non-zero values and their
+ * columns, in column order (from floats, tested by their bits without the sign, so
+ * -0.0 is zero; or from uint8 pixels, scaled by 1/255).
+ *
  * With GCC or Clang on x86-64 each is compiled twice, for the baseline (SSE2) and for
- * AVX, and cymlp_kernels_init picks one per CPU: both do the same multiplications and
- * additions in the same order (no FMA), so every CPU gets the same result, bit for bit.
+ * AVX (the lists: AVX2), and cymlp_kernels_init picks one per CPU: both do the same
+ * multiplications and additions in the same order (no FMA), so every CPU gets the
+ * same result, bit for bit.
  */
 #ifndef CYMLP_KERNELS_H
 #define CYMLP_KERNELS_H
 
 #include <math.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 /* (Linux only, where the wheels' compilers and runtimes are known to provide
  * __builtin_cpu_supports; elsewhere the baseline everywhere) */
@@ -149,19 +156,6 @@ CYMLP_COMBINE_BODY(cymlp_combine_wide_f, float, cymlp_v8f, 8, 8)
 
 static int cymlp_has_avx = 0;
 
-/* Call at import, and never while a kernel runs: the AVX builds where the CPU has AVX
- * and allow_avx is set, else the baseline. Returns whether AVX is used. */
-static int cymlp_kernels_init(int allow_avx)
-{
-#ifdef CYMLP_X86_AVX_DISPATCH
-    __builtin_cpu_init();
-    cymlp_has_avx = allow_avx && __builtin_cpu_supports("avx");
-#else
-    (void)allow_avx;
-#endif
-    return cymlp_has_avx;
-}
-
 CYMLP_DISPATCH(cymlp_combine_d, cymlp_combine_base_d, cymlp_combine_wide_d,
                (const double *M, ptrdiff_t ld, int n, const int *rows, const double *coef,
                 int count, double *out, int add),
@@ -180,5 +174,241 @@ CYMLP_DISPATCH(cymlp_adam_f, cymlp_adam_body_f, cymlp_adam_body_f,
                 float l2, float size, float rate, float beta_1, float beta_2,
                 float epsilon),
                (W, V, M2, G, count, l2, size, rate, beta_1, beta_2, epsilon))
+
+
+/* ---- listing a row's non-zero entries -------------------------------------------- */
+
+/* The baseline: eight entries at a time, eight zeros (most of a sparse row) skipped at
+ * once; otherwise, without branches, every entry is written and n moves past non-zeros
+ * (values and cols have room for the whole row). */
+#define CYMLP_LIST_BODY(NAME, T, BITS, MAGNITUDE)                                      \
+    static int NAME(const T *x, int n_in, T *values, int *cols)                        \
+    {                                                                                  \
+        int j = 0, k, n = 0, end;                                                      \
+        BITS bits, any;                                                                \
+        while (j < n_in) {                                                             \
+            end = j + 8 < n_in ? j + 8 : n_in;                                         \
+            any = 0;                                                                   \
+            for (k = j; k < end; k++) {                                                \
+                memcpy(&bits, x + k, sizeof bits);                                     \
+                any |= bits;                                                           \
+            }                                                                          \
+            if (any & (MAGNITUDE))                                                     \
+                for (k = j; k < end; k++) {                                            \
+                    memcpy(&bits, x + k, sizeof bits);                                 \
+                    values[n] = x[k];                                                  \
+                    cols[n] = k;                                                       \
+                    n += (bits & (MAGNITUDE)) != 0;                                    \
+                }                                                                      \
+            j = end;                                                                   \
+        }                                                                              \
+        return n;                                                                      \
+    }
+CYMLP_LIST_BODY(cymlp_list_base_d, double, uint64_t, 0x7fffffffffffffffULL)
+CYMLP_LIST_BODY(cymlp_list_base_f, float, uint32_t, 0x7fffffffU)
+
+#define CYMLP_LIST_PIXELS_BODY(NAME, T)                                                \
+    static int NAME(const unsigned char *p, int n_in, T *values, int *cols)            \
+    {                                                                                  \
+        int j = 0, k, n = 0, end;                                                      \
+        uint64_t eight;                                                                \
+        const T scale = (T)(1.0 / 255.0);                                              \
+        while (j < n_in) {                                                             \
+            end = j + 8 < n_in ? j + 8 : n_in;                                         \
+            if (end == j + 8) {                                                        \
+                memcpy(&eight, p + j, 8);                                              \
+                if (eight == 0) {                                                      \
+                    j = end;                                                           \
+                    continue;                                                          \
+                }                                                                      \
+            }                                                                          \
+            for (k = j; k < end; k++) {                                                \
+                values[n] = p[k] * scale;                                              \
+                cols[n] = k;                                                           \
+                n += p[k] != 0;                                                        \
+            }                                                                          \
+            j = end;                                                                   \
+        }                                                                              \
+        return n;                                                                      \
+    }
+CYMLP_LIST_PIXELS_BODY(cymlp_list_pixels_base_d, double)
+CYMLP_LIST_PIXELS_BODY(cymlp_list_pixels_base_f, float)
+
+static int cymlp_has_avx2 = 0;
+
+/* The tail of a row from column j on, by the baseline, appended at values + n, cols + n */
+#define CYMLP_LIST_TAIL(BASE, X, J, N_IN, VALUES, COLS, N)                               \
+    do {                                                                               \
+        int added_ = BASE(X + (J), (N_IN) - (J), (VALUES) + (N), (COLS) + (N)), i_;     \
+        for (i_ = 0; i_ < added_; i_++)                                                \
+            (COLS)[(N) + i_] += (J);                                                   \
+        (N) += added_;                                                                 \
+    } while (0)
+
+#ifdef CYMLP_X86_AVX_DISPATCH
+#include <immintrin.h>
+#define CYMLP_AVX2 __attribute__((target("avx2")))
+
+/* For each mask of 8 (or 4) entries, the positions of its set bits packed to the front:
+ * the permutation that moves the non-zero entries together (AVX2 has no compress) */
+static int cymlp_packed[256][8];
+static int cymlp_packed_pairs[16][8];   /* for 4 doubles, as pairs of 32-bit halves */
+
+static void cymlp_lists_init(void)
+{
+    int m, b, k;
+    for (m = 0; m < 256; m++)
+        for (b = 0, k = 0; b < 8; b++)
+            if (m >> b & 1)
+                cymlp_packed[m][k++] = b;
+    for (m = 0; m < 16; m++)
+        for (b = 0, k = 0; b < 4; b++)
+            if (m >> b & 1) {
+                cymlp_packed_pairs[m][k++] = 2 * b;
+                cymlp_packed_pairs[m][k++] = 2 * b + 1;
+            }
+}
+
+/* Append the doubles of v (columns j..j+3) that mask selects at values + n, their
+ * columns at cols + n (writing 4 of each: the caller has room); returns the new n */
+static CYMLP_AVX2 CYMLP_ALWAYS_INLINE int cymlp_pack4_d(__m256d v, int mask, int j,
+                                                       double *values, int *cols, int n)
+{
+    __m256i pairs = _mm256_loadu_si256((const __m256i *)cymlp_packed_pairs[mask]);
+    __m128i where = _mm_loadu_si128((const __m128i *)cymlp_packed[mask]);
+    _mm256_storeu_pd(values + n, _mm256_castsi256_pd(
+        _mm256_permutevar8x32_epi32(_mm256_castpd_si256(v), pairs)));
+    _mm_storeu_si128((__m128i *)(cols + n), _mm_add_epi32(where, _mm_set1_epi32(j)));
+    return n + __builtin_popcount(mask);
+}
+
+/* The same for the 8 floats of v (columns j..j+7) */
+static CYMLP_AVX2 CYMLP_ALWAYS_INLINE int cymlp_pack8_f(__m256 v, int mask, int j,
+                                                       float *values, int *cols, int n)
+{
+    __m256i where = _mm256_loadu_si256((const __m256i *)cymlp_packed[mask]);
+    _mm256_storeu_ps(values + n, _mm256_permutevar8x32_ps(v, where));
+    _mm256_storeu_si256((__m256i *)(cols + n), _mm256_add_epi32(where, _mm256_set1_epi32(j)));
+    return n + __builtin_popcount(mask);
+}
+
+/* (each loop stores a whole vector at values + n, cols + n: it fits, as n <= j) */
+static CYMLP_AVX2 int cymlp_list_avx2_d(const double *x, int n_in, double *values, int *cols)
+{
+    const __m256i magnitude = _mm256_set1_epi64x(0x7fffffffffffffffLL);
+    int j = 0, n = 0, mask;
+    __m256i bits;
+    for (; j + 4 <= n_in; j += 4) {
+        bits = _mm256_loadu_si256((const __m256i *)(x + j));
+        mask = ~_mm256_movemask_pd(_mm256_castsi256_pd(_mm256_cmpeq_epi64(
+            _mm256_and_si256(bits, magnitude), _mm256_setzero_si256()))) & 0xf;
+        if (mask)
+            n = cymlp_pack4_d(_mm256_castsi256_pd(bits), mask, j, values, cols, n);
+    }
+    CYMLP_LIST_TAIL(cymlp_list_base_d, x, j, n_in, values, cols, n);
+    return n;
+}
+
+static CYMLP_AVX2 int cymlp_list_avx2_f(const float *x, int n_in, float *values, int *cols)
+{
+    const __m256i magnitude = _mm256_set1_epi32(0x7fffffff);
+    int j = 0, n = 0, mask;
+    __m256i bits;
+    for (; j + 8 <= n_in; j += 8) {
+        bits = _mm256_loadu_si256((const __m256i *)(x + j));
+        mask = ~_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(
+            _mm256_and_si256(bits, magnitude), _mm256_setzero_si256()))) & 0xff;
+        if (mask)
+            n = cymlp_pack8_f(_mm256_castsi256_ps(bits), mask, j, values, cols, n);
+    }
+    CYMLP_LIST_TAIL(cymlp_list_base_f, x, j, n_in, values, cols, n);
+    return n;
+}
+
+/* uint8 pixels: p * scale in the row's type, as the baseline multiplies them */
+static CYMLP_AVX2 int cymlp_list_pixels_avx2_d(const unsigned char *p, int n_in,
+                                               double *values, int *cols)
+{
+    const __m256d scale = _mm256_set1_pd(1.0 / 255.0);
+    int j = 0, n = 0, mask, half, four;
+    uint64_t eight;
+    __m128i ints;
+    for (; j + 8 <= n_in; j += 8) {
+        memcpy(&eight, p + j, 8);
+        if (eight == 0)
+            continue;
+        for (half = 0; half < 8; half += 4) {
+            memcpy(&four, p + j + half, 4);
+            ints = _mm_cvtepu8_epi32(_mm_cvtsi32_si128(four));
+            mask = ~_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(ints, _mm_setzero_si128())))
+                   & 0xf;
+            if (mask)
+                n = cymlp_pack4_d(_mm256_mul_pd(_mm256_cvtepi32_pd(ints), scale), mask,
+                                  j + half, values, cols, n);
+        }
+    }
+    CYMLP_LIST_TAIL(cymlp_list_pixels_base_d, p, j, n_in, values, cols, n);
+    return n;
+}
+
+static CYMLP_AVX2 int cymlp_list_pixels_avx2_f(const unsigned char *p, int n_in,
+                                               float *values, int *cols)
+{
+    const __m256 scale = _mm256_set1_ps((float)(1.0 / 255.0));
+    int j = 0, n = 0, mask;
+    __m256i ints;
+    for (; j + 8 <= n_in; j += 8) {
+        ints = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(p + j)));
+        mask = ~_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(
+            ints, _mm256_setzero_si256()))) & 0xff;
+        if (mask)
+            n = cymlp_pack8_f(_mm256_mul_ps(_mm256_cvtepi32_ps(ints), scale), mask, j,
+                              values, cols, n);
+    }
+    CYMLP_LIST_TAIL(cymlp_list_pixels_base_f, p, j, n_in, values, cols, n);
+    return n;
+}
+
+#define CYMLP_LIST_DISPATCH(NAME, T, X_TYPE)                                           \
+    static int NAME(const X_TYPE *x, int n_in, T *values, int *cols)                   \
+    {                                                                                  \
+        return cymlp_has_avx2 ? NAME##_avx2_impl(x, n_in, values, cols)                \
+                              : NAME##_base_impl(x, n_in, values, cols);               \
+    }
+#define cymlp_list_d_avx2_impl cymlp_list_avx2_d
+#define cymlp_list_f_avx2_impl cymlp_list_avx2_f
+#define cymlp_list_pixels_d_avx2_impl cymlp_list_pixels_avx2_d
+#define cymlp_list_pixels_f_avx2_impl cymlp_list_pixels_avx2_f
+#else
+#define CYMLP_LIST_DISPATCH(NAME, T, X_TYPE)                                           \
+    static int NAME(const X_TYPE *x, int n_in, T *values, int *cols)                   \
+    {                                                                                  \
+        return NAME##_base_impl(x, n_in, values, cols);                                \
+    }
+#endif
+#define cymlp_list_d_base_impl cymlp_list_base_d
+#define cymlp_list_f_base_impl cymlp_list_base_f
+#define cymlp_list_pixels_d_base_impl cymlp_list_pixels_base_d
+#define cymlp_list_pixels_f_base_impl cymlp_list_pixels_base_f
+CYMLP_LIST_DISPATCH(cymlp_list_d, double, double)
+CYMLP_LIST_DISPATCH(cymlp_list_f, float, float)
+CYMLP_LIST_DISPATCH(cymlp_list_pixels_d, double, unsigned char)
+CYMLP_LIST_DISPATCH(cymlp_list_pixels_f, float, unsigned char)
+
+/* Call at import, and never while a kernel runs: the AVX builds where the CPU has AVX
+ * and allow_avx is set, else the baseline. Returns whether AVX is used. */
+static int cymlp_kernels_init(int allow_avx)
+{
+#ifdef CYMLP_X86_AVX_DISPATCH
+    __builtin_cpu_init();
+    cymlp_has_avx = allow_avx && __builtin_cpu_supports("avx");
+    cymlp_has_avx2 = allow_avx && __builtin_cpu_supports("avx2");
+    cymlp_lists_init();
+#else
+    (void)allow_avx;
+#endif
+    return cymlp_has_avx;
+}
+
 
 #endif
