@@ -234,8 +234,6 @@ CYMLP_LIST_BODY(cymlp_list_base_f, float, uint32_t, 0x7fffffffU)
 CYMLP_LIST_PIXELS_BODY(cymlp_list_pixels_base_d, double)
 CYMLP_LIST_PIXELS_BODY(cymlp_list_pixels_base_f, float)
 
-static int cymlp_has_avx2 = 0;
-
 /* The tail of a row from column j on, by the baseline, appended at values + n, cols + n */
 #define CYMLP_LIST_TAIL(BASE, X, J, N_IN, VALUES, COLS, N)                               \
     do {                                                                               \
@@ -248,6 +246,8 @@ static int cymlp_has_avx2 = 0;
 #ifdef CYMLP_X86_AVX_DISPATCH
 #include <immintrin.h>
 #define CYMLP_AVX2 __attribute__((target("avx2")))
+
+static int cymlp_has_avx2 = 0;
 
 /* For each mask of 8 (or 4) entries, the positions of its set bits packed to the front:
  * the permutation that moves the non-zero entries together (AVX2 has no compress) */
@@ -369,31 +369,33 @@ static CYMLP_AVX2 int cymlp_list_pixels_avx2_f(const unsigned char *p, int n_in,
     return n;
 }
 
-#define CYMLP_LIST_DISPATCH(NAME, T, X_TYPE)                                           \
-    static int NAME(const X_TYPE *x, int n_in, T *values, int *cols)                   \
-    {                                                                                  \
-        return cymlp_has_avx2 ? NAME##_avx2_impl(x, n_in, values, cols)                \
-                              : NAME##_base_impl(x, n_in, values, cols);               \
-    }
-#define cymlp_list_d_avx2_impl cymlp_list_avx2_d
-#define cymlp_list_f_avx2_impl cymlp_list_avx2_f
-#define cymlp_list_pixels_d_avx2_impl cymlp_list_pixels_avx2_d
-#define cymlp_list_pixels_f_avx2_impl cymlp_list_pixels_avx2_f
+/* the AVX2 build where the CPU has it (cymlp_kernels_init), else the baseline */
+#define CYMLP_LIST_PICK(AVX2, BASE) (cymlp_has_avx2 ? (AVX2) : (BASE))
 #else
-#define CYMLP_LIST_DISPATCH(NAME, T, X_TYPE)                                           \
-    static int NAME(const X_TYPE *x, int n_in, T *values, int *cols)                   \
-    {                                                                                  \
-        return NAME##_base_impl(x, n_in, values, cols);                                \
-    }
+#define CYMLP_LIST_PICK(AVX2, BASE) (BASE)
 #endif
-#define cymlp_list_d_base_impl cymlp_list_base_d
-#define cymlp_list_f_base_impl cymlp_list_base_f
-#define cymlp_list_pixels_d_base_impl cymlp_list_pixels_base_d
-#define cymlp_list_pixels_f_base_impl cymlp_list_pixels_base_f
-CYMLP_LIST_DISPATCH(cymlp_list_d, double, double)
-CYMLP_LIST_DISPATCH(cymlp_list_f, float, float)
-CYMLP_LIST_DISPATCH(cymlp_list_pixels_d, double, unsigned char)
-CYMLP_LIST_DISPATCH(cymlp_list_pixels_f, float, unsigned char)
+
+static int cymlp_list_d(const double *x, int n_in, double *values, int *cols)
+{
+    return CYMLP_LIST_PICK(cymlp_list_avx2_d, cymlp_list_base_d)(x, n_in, values, cols);
+}
+
+static int cymlp_list_f(const float *x, int n_in, float *values, int *cols)
+{
+    return CYMLP_LIST_PICK(cymlp_list_avx2_f, cymlp_list_base_f)(x, n_in, values, cols);
+}
+
+static int cymlp_list_pixels_d(const unsigned char *p, int n_in, double *values, int *cols)
+{
+    return CYMLP_LIST_PICK(cymlp_list_pixels_avx2_d, cymlp_list_pixels_base_d)(
+        p, n_in, values, cols);
+}
+
+static int cymlp_list_pixels_f(const unsigned char *p, int n_in, float *values, int *cols)
+{
+    return CYMLP_LIST_PICK(cymlp_list_pixels_avx2_f, cymlp_list_pixels_base_f)(
+        p, n_in, values, cols);
+}
 
 /* Call at import, and never while a kernel runs: the AVX builds where the CPU has AVX
  * and allow_avx is set, else the baseline. Returns whether AVX is used. */
