@@ -178,13 +178,14 @@ CYMLP_DISPATCH(cymlp_adam_f, cymlp_adam_body_f, cymlp_adam_body_f,
 
 /* ---- listing a row's non-zero entries -------------------------------------------- */
 
-/* The baseline: eight entries at a time, eight zeros (most of a sparse row) skipped at
- * once; otherwise, without branches, every entry is written and n moves past non-zeros
- * (values and cols have room for the whole row). */
+/* The baseline, from column j on, appended after the n entries already listed: eight
+ * entries at a time, eight zeros (most of a sparse row) skipped at once; otherwise,
+ * without branches, every entry is written and n moves past non-zeros (values and cols
+ * have room for the whole row). Returns the new n. */
 #define CYMLP_LIST_BODY(NAME, T, BITS, MAGNITUDE)                                      \
-    static int NAME(const T *x, int n_in, T *values, int *cols)                        \
+    static int NAME(const T *x, int j, int n_in, T *values, int *cols, int n)          \
     {                                                                                  \
-        int j = 0, k, n = 0, end;                                                      \
+        int k, end;                                                                    \
         BITS bits, any;                                                                \
         while (j < n_in) {                                                             \
             end = j + 8 < n_in ? j + 8 : n_in;                                         \
@@ -208,9 +209,10 @@ CYMLP_LIST_BODY(cymlp_list_base_d, double, uint64_t, 0x7fffffffffffffffULL)
 CYMLP_LIST_BODY(cymlp_list_base_f, float, uint32_t, 0x7fffffffU)
 
 #define CYMLP_LIST_PIXELS_BODY(NAME, T)                                                \
-    static int NAME(const unsigned char *p, int n_in, T *values, int *cols)            \
+    static int NAME(const unsigned char *p, int j, int n_in, T *values, int *cols,     \
+                    int n)                                                             \
     {                                                                                  \
-        int j = 0, k, n = 0, end;                                                      \
+        int k, end;                                                                    \
         uint64_t eight;                                                                \
         const T scale = (T)(1.0 / 255.0);                                              \
         while (j < n_in) {                                                             \
@@ -233,15 +235,6 @@ CYMLP_LIST_BODY(cymlp_list_base_f, float, uint32_t, 0x7fffffffU)
     }
 CYMLP_LIST_PIXELS_BODY(cymlp_list_pixels_base_d, double)
 CYMLP_LIST_PIXELS_BODY(cymlp_list_pixels_base_f, float)
-
-/* The tail of a row from column j on, by the baseline, appended at values + n, cols + n */
-#define CYMLP_LIST_TAIL(BASE, X, J, N_IN, VALUES, COLS, N)                               \
-    do {                                                                               \
-        int added_ = BASE(X + (J), (N_IN) - (J), (VALUES) + (N), (COLS) + (N)), i_;     \
-        for (i_ = 0; i_ < added_; i_++)                                                \
-            (COLS)[(N) + i_] += (J);                                                   \
-        (N) += added_;                                                                 \
-    } while (0)
 
 #ifdef CYMLP_X86_AVX_DISPATCH
 #include <immintrin.h>
@@ -292,7 +285,8 @@ static CYMLP_AVX2 CYMLP_ALWAYS_INLINE int cymlp_pack8_f(__m256 v, int mask, int 
     return n + __builtin_popcount(mask);
 }
 
-/* (each loop stores a whole vector at values + n, cols + n: it fits, as n <= j) */
+/* (each loop stores a whole vector at values + n, cols + n: it fits, as n <= j; the
+ * last few entries go to the baseline) */
 static CYMLP_AVX2 int cymlp_list_avx2_d(const double *x, int n_in, double *values, int *cols)
 {
     const __m256i magnitude = _mm256_set1_epi64x(0x7fffffffffffffffLL);
@@ -305,8 +299,7 @@ static CYMLP_AVX2 int cymlp_list_avx2_d(const double *x, int n_in, double *value
         if (mask)
             n = cymlp_pack4_d(_mm256_castsi256_pd(bits), mask, j, values, cols, n);
     }
-    CYMLP_LIST_TAIL(cymlp_list_base_d, x, j, n_in, values, cols, n);
-    return n;
+    return cymlp_list_base_d(x, j, n_in, values, cols, n);   /* the tail */
 }
 
 static CYMLP_AVX2 int cymlp_list_avx2_f(const float *x, int n_in, float *values, int *cols)
@@ -321,8 +314,7 @@ static CYMLP_AVX2 int cymlp_list_avx2_f(const float *x, int n_in, float *values,
         if (mask)
             n = cymlp_pack8_f(_mm256_castsi256_ps(bits), mask, j, values, cols, n);
     }
-    CYMLP_LIST_TAIL(cymlp_list_base_f, x, j, n_in, values, cols, n);
-    return n;
+    return cymlp_list_base_f(x, j, n_in, values, cols, n);   /* the tail */
 }
 
 /* uint8 pixels: p * scale in the row's type, as the baseline multiplies them */
@@ -347,8 +339,7 @@ static CYMLP_AVX2 int cymlp_list_pixels_avx2_d(const unsigned char *p, int n_in,
                                   j + half, values, cols, n);
         }
     }
-    CYMLP_LIST_TAIL(cymlp_list_pixels_base_d, p, j, n_in, values, cols, n);
-    return n;
+    return cymlp_list_pixels_base_d(p, j, n_in, values, cols, n);   /* the tail */
 }
 
 static CYMLP_AVX2 int cymlp_list_pixels_avx2_f(const unsigned char *p, int n_in,
@@ -365,36 +356,41 @@ static CYMLP_AVX2 int cymlp_list_pixels_avx2_f(const unsigned char *p, int n_in,
             n = cymlp_pack8_f(_mm256_mul_ps(_mm256_cvtepi32_ps(ints), scale), mask, j,
                               values, cols, n);
     }
-    CYMLP_LIST_TAIL(cymlp_list_pixels_base_f, p, j, n_in, values, cols, n);
-    return n;
+    return cymlp_list_pixels_base_f(p, j, n_in, values, cols, n);   /* the tail */
 }
 
-/* the AVX2 build where the CPU has it (cymlp_kernels_init), else the baseline */
-#define CYMLP_LIST_PICK(AVX2, BASE) (cymlp_has_avx2 ? (AVX2) : (BASE))
+#endif
+
+/* Each listing: the AVX2 build where the CPU has AVX2 (cymlp_kernels_init), else the
+ * baseline */
+#ifdef CYMLP_X86_AVX_DISPATCH
+#define CYMLP_IF_AVX2(CALL) if (cymlp_has_avx2) return CALL
 #else
-#define CYMLP_LIST_PICK(AVX2, BASE) (BASE)
+#define CYMLP_IF_AVX2(CALL)
 #endif
 
 static int cymlp_list_d(const double *x, int n_in, double *values, int *cols)
 {
-    return CYMLP_LIST_PICK(cymlp_list_avx2_d, cymlp_list_base_d)(x, n_in, values, cols);
+    CYMLP_IF_AVX2(cymlp_list_avx2_d(x, n_in, values, cols));
+    return cymlp_list_base_d(x, 0, n_in, values, cols, 0);
 }
 
 static int cymlp_list_f(const float *x, int n_in, float *values, int *cols)
 {
-    return CYMLP_LIST_PICK(cymlp_list_avx2_f, cymlp_list_base_f)(x, n_in, values, cols);
+    CYMLP_IF_AVX2(cymlp_list_avx2_f(x, n_in, values, cols));
+    return cymlp_list_base_f(x, 0, n_in, values, cols, 0);
 }
 
 static int cymlp_list_pixels_d(const unsigned char *p, int n_in, double *values, int *cols)
 {
-    return CYMLP_LIST_PICK(cymlp_list_pixels_avx2_d, cymlp_list_pixels_base_d)(
-        p, n_in, values, cols);
+    CYMLP_IF_AVX2(cymlp_list_pixels_avx2_d(p, n_in, values, cols));
+    return cymlp_list_pixels_base_d(p, 0, n_in, values, cols, 0);
 }
 
 static int cymlp_list_pixels_f(const unsigned char *p, int n_in, float *values, int *cols)
 {
-    return CYMLP_LIST_PICK(cymlp_list_pixels_avx2_f, cymlp_list_pixels_base_f)(
-        p, n_in, values, cols);
+    CYMLP_IF_AVX2(cymlp_list_pixels_avx2_f(p, n_in, values, cols));
+    return cymlp_list_pixels_base_f(p, 0, n_in, values, cols, 0);
 }
 
 /* Call at import, and never while a kernel runs: the AVX builds where the CPU has AVX
