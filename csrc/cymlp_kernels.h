@@ -62,7 +62,7 @@ typedef float cymlp_v8f __attribute__((vector_size(32), aligned(4)));
         for (e = 0; e < count; e++) {                                                  \
             const T *m = M + rows[e] * ld + u;                                         \
             const char *ahead = (const char *)(M + rows[CYMLP_AHEAD(e)] * ld + u);     \
-            V v = (V){0} + coef[e];                                                    \
+            V v = coef[e] - (V){0};   /* a broadcast (x - 0 is x, -0.0 too) */         \
             for (k = 0; k < (int)((BLOCK) * (LANES) * sizeof(T)); k += 64)             \
                 __builtin_prefetch(ahead + k);                                         \
             for (k = 0; k < (BLOCK); k++)                                              \
@@ -133,9 +133,9 @@ CYMLP_ADAM_BODY(cymlp_adam_body_d, double)
 CYMLP_ADAM_BODY(cymlp_adam_body_f, float)
 
 #ifdef CYMLP_X86_AVX_DISPATCH
-/* AVX: 8 vectors of outputs at a time (8 of its 16 registers) */
-CYMLP_COMBINE_BODY(cymlp_combine_wide_d, double, cymlp_v4d, 4, 8)
-CYMLP_COMBINE_BODY(cymlp_combine_wide_f, float, cymlp_v8f, 8, 8)
+/* AVX: 12 vectors of outputs at a time (12 of its 16 registers) */
+CYMLP_COMBINE_BODY(cymlp_combine_wide_d, double, cymlp_v4d, 4, 12)
+CYMLP_COMBINE_BODY(cymlp_combine_wide_f, float, cymlp_v8f, 8, 12)
 #define CYMLP_AVX __attribute__((target("avx")))
 #else
 #define cymlp_combine_wide_d cymlp_combine_base_d
