@@ -72,17 +72,16 @@ typedef float cymlp_v8f __attribute__((vector_size(32), aligned(4)));
             *(V *)(out + u + k * (LANES)) = acc[k];                                    \
     }
 
-/* BODY(NAME, T, V, LANES, BLOCK): NAME(...) combining with vectors V of LANES values
- * of T, BLOCK vectors of outputs at a time, then 4, then 1, then one value */
-#define CYMLP_COMBINE_BODY(NAME, T, V, LANES, BLOCK)                                   \
-    static CYMLP_ALWAYS_INLINE void NAME(                                       \
+/* BODY(NAME, T, V, LANES, STAGES): NAME(...) combining with vectors V of LANES values
+ * of T, in the stages that STAGES(T, V, LANES) lists (largest first), then one value
+ * at a time */
+#define CYMLP_COMBINE_BODY(NAME, T, V, LANES, STAGES)                                  \
+    static CYMLP_ALWAYS_INLINE void NAME(                                              \
         const T *M, ptrdiff_t ld, int n, const int *rows, const T *coef, int count,    \
         T *out, int add)                                                               \
     {                                                                                  \
         int u = 0, e, k;                                                               \
-        CYMLP_COMBINE_STAGE(T, V, LANES, BLOCK)                                        \
-        CYMLP_COMBINE_STAGE(T, V, LANES, 4)                                            \
-        CYMLP_COMBINE_STAGE(T, V, LANES, 1)                                            \
+        STAGES(T, V, LANES)                                                            \
         for (; u < n; u++) {                                                           \
             T s = add ? out[u] : 0;                                                    \
             for (e = 0; e < count; e++)                                                \
@@ -91,9 +90,12 @@ typedef float cymlp_v8f __attribute__((vector_size(32), aligned(4)));
         }                                                                              \
     }
 
-/* the baseline: 4 vectors of outputs at a time (8 SSE2 registers) */
-CYMLP_COMBINE_BODY(cymlp_combine_base_d, double, cymlp_v4d, 4, 4)
-CYMLP_COMBINE_BODY(cymlp_combine_base_f, float, cymlp_v8f, 8, 4)
+/* the baseline: 4 vectors of outputs at a time (8 SSE2 registers), then 1 */
+#define CYMLP_BASE_STAGES(T, V, LANES)                                                 \
+    CYMLP_COMBINE_STAGE(T, V, LANES, 4)                                                \
+    CYMLP_COMBINE_STAGE(T, V, LANES, 1)
+CYMLP_COMBINE_BODY(cymlp_combine_base_d, double, cymlp_v4d, 4, CYMLP_BASE_STAGES)
+CYMLP_COMBINE_BODY(cymlp_combine_base_f, float, cymlp_v8f, 8, CYMLP_BASE_STAGES)
 
 #else  /* MSVC: plain loops */
 #define CYMLP_COMBINE_PLAIN(NAME, T)                                                   \
@@ -133,9 +135,13 @@ CYMLP_ADAM_BODY(cymlp_adam_body_d, double)
 CYMLP_ADAM_BODY(cymlp_adam_body_f, float)
 
 #ifdef CYMLP_X86_AVX_DISPATCH
-/* AVX: 12 vectors of outputs at a time (12 of its 16 registers) */
-CYMLP_COMBINE_BODY(cymlp_combine_wide_d, double, cymlp_v4d, 4, 12)
-CYMLP_COMBINE_BODY(cymlp_combine_wide_f, float, cymlp_v8f, 8, 12)
+/* AVX: 12 vectors of outputs at a time (12 of its 16 registers), then 8, 4, 1 */
+#define CYMLP_AVX_STAGES(T, V, LANES)                                                  \
+    CYMLP_COMBINE_STAGE(T, V, LANES, 12)                                               \
+    CYMLP_COMBINE_STAGE(T, V, LANES, 8)                                                \
+    CYMLP_BASE_STAGES(T, V, LANES)
+CYMLP_COMBINE_BODY(cymlp_combine_wide_d, double, cymlp_v4d, 4, CYMLP_AVX_STAGES)
+CYMLP_COMBINE_BODY(cymlp_combine_wide_f, float, cymlp_v8f, 8, CYMLP_AVX_STAGES)
 #define CYMLP_AVX __attribute__((target("avx")))
 #else
 #define cymlp_combine_wide_d cymlp_combine_base_d
