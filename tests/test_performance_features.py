@@ -4,6 +4,7 @@ import copy
 import gzip
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -253,10 +254,91 @@ def test_fair_share_divides_the_cores_among_running_trainings():
             assert 1 <= len(cpus) <= cores
         with share.training():
             assert share.fair_share() == max(1, cores // 2)
-            with share.lease(10 ** 6) as first, share.lease(10 ** 6) as second:
-                assert len(first) <= max(1, cores // 2)
-                pinned = [c for c in first if c >= 0], [c for c in second if c >= 0]
-                assert not set(pinned[0]) & set(pinned[1])
+            if cores >= 2:
+                with share.lease(10 ** 6) as first, share.lease(10 ** 6) as second:
+                    assert len(first) <= cores // 2
+                    pinned = [c for c in first if c >= 0], [c for c in second if c >= 0]
+                    assert not set(pinned[0]) & set(pinned[1])
+
+
+def _lease_in_thread(share, name, taken, release):
+    """Start a thread that leases CPUs from share, appends its name to taken once it
+    holds them, and gives them back when release is set."""
+    def hold():
+        with share.lease(10 ** 6):
+            taken.append(threading.current_thread().name)
+            release.wait(10)
+    worker = threading.Thread(target=hold, name=name)
+    worker.start()
+    return worker
+
+
+def test_a_lease_waits_in_turn_while_every_cpu_is_held():
+    """With every CPU held, later leases queue (no CPU leased twice), first come first
+    served, and each gets its CPUs once the holder gives them back."""
+    from cymlp._threads import CpuShare, allowed_cpus, usable_cores
+
+    if usable_cores() < len(allowed_cpus()):
+        pytest.skip("under a CPU quota leases are never pinned, so never wait")
+    share = CpuShare()
+    taken = []
+    with share.training():
+        with share.lease(10 ** 6) as cpus:   # every CPU (the only training)
+            assert len(cpus) == usable_cores()
+            second, third = threading.Event(), threading.Event()
+            workers = [_lease_in_thread(share, "second", taken, second)]
+            while len(share._queue) < 1:
+                time.sleep(0.01)
+            workers.append(_lease_in_thread(share, "third", taken, third))
+            while len(share._queue) < 2:
+                time.sleep(0.01)
+            time.sleep(0.1)
+            assert taken == []                 # both wait while the CPUs are held
+        deadline = time.monotonic() + 10
+        while not taken and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.1)
+        assert taken == ["second"]             # the first in the queue, alone
+        second.set()
+        workers[0].join(10)
+        while len(taken) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert taken == ["second", "third"]
+        third.set()
+        workers[1].join(10)
+    assert not share._held and not share._queue
+
+
+def test_an_epoch_in_several_leases_gives_the_bits_of_one(monkeypatch):
+    """leased_epoch cuts an epoch into slices of whole batches (here about 3 batches),
+    each a call of the core with its own lease: the same weights, bit for bit, and the
+    same training loss up to the rounding of its sum, for sgd and Adam."""
+    from cymlp import _threads
+
+    sizes = [60, 20, 5]
+    X8, y = pixel_problem(sizes, 1000, seed=9)
+    calls = []
+    real_lease = _threads.CPUS.lease
+
+    def counting_lease(wanted):
+        calls.append(wanted)
+        return real_lease(wanted)
+
+    for optimizer in ("sgd", "adam"):
+        runs = []
+        for flops in (2 ** 40, 6 * 1300 * 3 * 25):
+            monkeypatch.setattr(_threads, "LEASE_FLOPS", flops)
+            monkeypatch.setattr(_threads.CPUS, "lease", counting_lease)
+            calls.clear()
+            net = MLP(sizes, seed=1)
+            history = net.train((X8, y), batch_size=25, learning_rate=0.1, epochs=2,
+                                optimizer=optimizer, verbose=False, n_threads=2)
+            runs.append((net.weights + net.biases, history.train_loss, len(calls)))
+        (one, loss_one, leases_one), (sliced, loss_sliced, leases_sliced) = runs
+        assert leases_one == 2 and leases_sliced == 2 * 14   # 40 batches in 14 slices
+        for a, b in zip(one, sliced):
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_allclose(loss_sliced, loss_one, rtol=1e-13)
 
 
 FULL_BATCH_SCRIPT = """

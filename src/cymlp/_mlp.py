@@ -18,7 +18,7 @@ from threadpoolctl import threadpool_limits
 
 from . import _core
 from ._npz import NpzMembers
-from ._threads import CPUS, default_threads
+from ._threads import CPUS, default_threads, leased_epoch
 from ._validation import (
     as_data,
     as_dataset,
@@ -443,7 +443,8 @@ class MLP:
         chunk_rows = min(o.batch_size, _core.CHUNK)  # the core runs larger batches in chunks
         core = self._network(chunk_rows, momentum=o.momentum > 0, adam=o.optimizer == "adam")
         rows = core_rows(X)
-        flops_per_chunk = 6 * chunk_rows * sum(W.size for W in self.weights)
+        flops_per_row = 6 * sum(W.size for W in self.weights)
+        flops_per_chunk = chunk_rows * flops_per_row
         check_every = max(1, int(_FLOPS_PER_SIGNAL_CHECK // flops_per_chunk))
         history = History()
         history.watched = ("validation" if validation is not None
@@ -456,14 +457,12 @@ class MLP:
             order = None if o.gd == "batch" else self._rng.permutation(n).astype(np.intp)
             before = self._parameters()
             start = time.perf_counter()
-            with CPUS.lease(o.n_threads) as cpus:
-                cost, penalty = core.train_epoch(
-                    rows, labels if labels.ndim == 1 else None, order, batch_size=o.batch_size,
-                    learning_rate=o.learning_rate, l2=o.l2, momentum=o.momentum,
-                    check_every=check_every, n_threads=len(cpus), cpus=cpus,
-                    targets=labels if labels.ndim == 2 else None,
-                    optimizer="sgd" if o.optimizer == "sgd" else o.optimizer,
-                    beta_1=o.beta_1, beta_2=o.beta_2, epsilon=o.epsilon)
+            cost, penalty = leased_epoch(
+                core, rows, o.batch_size, o.n_threads, flops_per_row,
+                labels=labels if labels.ndim == 1 else None, order=order,
+                learning_rate=o.learning_rate, l2=o.l2, momentum=o.momentum,
+                check_every=check_every, targets=labels if labels.ndim == 2 else None,
+                optimizer=o.optimizer, beta_1=o.beta_1, beta_2=o.beta_2, epsilon=o.epsilon)
             seconds += time.perf_counter() - start
             if not all(np.isfinite(p).all() for p in self.weights + self.biases):
                 self._set_parameters(before)

@@ -2,25 +2,30 @@
 
 The CPUs this process may use (its affinity mask, capped by a cgroup CPU quota:
 ``joblib.cpu_count()``) are shared among the trainings running in the process.
-Each training registers for the whole of ``MLP.train`` and leases CPUs for one
-epoch at a time: its thread count is at most its fair share (the cores divided
-by the trainings running), and its threads are pinned to CPUs that no other
-training holds, so trainings side by side never spin on one CPU while another
-is free. A training that starts while the others hold every CPU runs one
-unpinned thread until their next epochs make room. The result of a training
-never depends on its thread count (the core's partition of a batch does not),
-so this changes only its speed.
+Each training registers for the whole of ``MLP.train`` (or a scikit-learn fit)
+and leases CPUs for a slice of an epoch at a time (``leased_epoch``: about
+LEASE_FLOPS of work, a fraction of a second): its thread count is at most its
+fair share (the cores divided by the trainings running), and its threads are
+pinned to CPUs that no other training holds, so trainings side by side never spin
+on one CPU while another is free. A training that finds every CPU held waits for
+the next slice boundary, in turn (first come, first served), rather than crowd a
+CPU. The result of a training never depends on its thread count (the core's
+partition of a batch does not) nor on its slices (they are whole batches), so
+this changes only its speed.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+from collections import deque
 from contextlib import contextmanager
 
 import joblib
 
 from . import _core
+
+LEASE_FLOPS = 2 ** 32   # the work of one lease of CPUs, about (0.1 to 1 s on one core)
 
 
 def allowed_cpus():
@@ -40,9 +45,10 @@ class CpuShare:
     """The process's CPUs, shared among the trainings running in it."""
 
     def __init__(self):
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()  # (notified when a lease is given back)
         self._running = 0          # trainings registered
         self._held = {}            # lease id -> the CPUs it holds
+        self._queue = deque()      # the leases waiting, first come first
 
     @contextmanager
     def training(self):
@@ -62,29 +68,34 @@ class CpuShare:
 
     @contextmanager
     def lease(self, wanted):
-        """Threads for one epoch of a training that wants up to ``wanted``: yields the
-        CPU ids to pin them to (one per thread), or an empty list for one unpinned
-        thread when every CPU is held by other trainings."""
+        """Threads for a slice of a training that wants up to ``wanted``: yields the CPU
+        ids to pin them to (one per thread; -1: unpinned). Waits, in turn, while other
+        trainings hold every CPU."""
         cpus = allowed_cpus()
         cores = usable_cores()
+        key = object()
         with self._lock:
-            share = max(1, cores // max(1, self._running))
-            threads = max(1, min(wanted, share))
-            held = {cpu for lease in self._held.values() for cpu in lease}
-            free = [cpu for cpu in cpus if cpu not in held]
-            # Pin only when the process owns whole CPUs: under a quota smaller than its
-            # mask, time is rationed but no CPU is ours to take.
-            if cores < len(cpus) or not free:
-                mine = []
-            else:
-                mine = free[:threads]
-            key = object()
-            self._held[key] = mine
+            self._queue.append(key)
+            while True:
+                share = max(1, cores // max(1, self._running))
+                threads = max(1, min(wanted, share))
+                held = {cpu for lease in self._held.values() for cpu in lease}
+                free = [cpu for cpu in cpus if cpu not in held]
+                # Pin only when the process owns whole CPUs: under a quota smaller than
+                # its mask, time is rationed but no CPU is ours to take.
+                if self._queue[0] is key and (cores < len(cpus) or free):
+                    break
+                self._lock.wait()
+            self._queue.popleft()
+            mine = free[:threads] if cores == len(cpus) else [-1] * threads
+            self._held[key] = [cpu for cpu in mine if cpu >= 0]
+            self._lock.notify_all()   # (the next in the queue may find a CPU free too)
         try:
-            yield mine if mine else [-1] * (threads if cores < len(cpus) else 1)
+            yield mine
         finally:
             with self._lock:
                 del self._held[key]
+                self._lock.notify_all()
 
 
 CPUS = CpuShare()
@@ -98,3 +109,20 @@ def default_threads(batch_size):
     if not _core.OPENMP or batch_size < 32:
         return 1
     return CPUS.fair_share()
+
+
+def leased_epoch(core, X, batch_size, n_threads, flops_per_row, **options):
+    """One epoch of ``core.train_epoch(X, ..., **options)`` in slices of whole batches
+    of about LEASE_FLOPS each, with CPUs leased for each slice: a training that starts
+    beside this one gets its share at the next slice, not the next epoch. The batches,
+    and so the weights, are those of one call. Returns the summed (cost, penalty)."""
+    n = X.shape[0]
+    step = batch_size * max(1, int(LEASE_FLOPS // (flops_per_row * batch_size)))
+    cost = penalty = 0.0
+    for start in range(0, n, step):
+        with CPUS.lease(n_threads) as cpus:
+            part = core.train_epoch(X, batch_size=batch_size, n_threads=len(cpus), cpus=cpus,
+                                    start=start, stop=min(n, start + step), **options)
+        cost += part[0]
+        penalty += part[1]
+    return cost, penalty

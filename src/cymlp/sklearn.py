@@ -50,7 +50,7 @@ from scipy import sparse
 from threadpoolctl import threadpool_limits
 
 from . import _core, _mlp, reference
-from ._threads import CPUS, default_threads
+from ._threads import CPUS, default_threads, leased_epoch
 from ._validation import as_features, check_int, core_rows
 
 # The sparse formats accepted as X, as scikit-learn's MLP estimators accept them.
@@ -141,7 +141,8 @@ class _CoreEngine:
         self.settings = dict(optimizer=optimizer, momentum=momentum, alpha=estimator.alpha,
                              beta_1=estimator.beta_1, beta_2=estimator.beta_2,
                              epsilon=estimator.epsilon)
-        flops = 6 * rows * sum(c.size for c in estimator.coefs_)
+        self.flops_per_row = 6 * sum(c.size for c in estimator.coefs_)
+        flops = rows * self.flops_per_row
         self.check_every = max(1, int(_mlp._FLOPS_PER_SIGNAL_CHECK // flops))
         if estimator.n_threads is not None:
             self.n_threads = estimator.n_threads
@@ -160,11 +161,10 @@ class _CoreEngine:
 
     def epoch(self, X, Y, order, batch_size, learning_rate):
         """One epoch (inside running()); returns (mean cost, mean L2 penalty) per example."""
-        with CPUS.lease(self.n_threads) as cpus:
-            cost, penalty = self.core.train_epoch(
-                X, None, order, batch_size=batch_size, learning_rate=learning_rate,
-                targets=Y, check_every=self.check_every, n_threads=len(cpus), cpus=cpus,
-                **self.settings)
+        cost, penalty = leased_epoch(
+            self.core, X, batch_size, self.n_threads, self.flops_per_row, labels=None,
+            order=order, learning_rate=learning_rate, targets=Y, check_every=self.check_every,
+            **self.settings)
         return cost / X.shape[0], penalty / X.shape[0]
 
 
