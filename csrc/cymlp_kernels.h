@@ -52,10 +52,10 @@ typedef float cymlp_v8f __attribute__((vector_size(32), aligned(4)));
  * are random, so the hardware cannot foresee them) */
 #define CYMLP_AHEAD(e) ((e) + 8 < count ? (e) + 8 : (e))
 
-/* STAGE: while BLOCK vectors of outputs remain, combine them, their sums held in
- * registers across all the entries */
-#define CYMLP_COMBINE_STAGE(T, V, LANES, BLOCK)                                        \
-    for (; u + (BLOCK) * (LANES) <= n; u += (BLOCK) * (LANES)) {                       \
+/* PASS: the BLOCK vectors of outputs from u on, their sums held in registers across
+ * all the entries; then u moves past them */
+#define CYMLP_COMBINE_PASS(T, V, LANES, BLOCK)                                         \
+    {                                                                                  \
         V acc[BLOCK];                                                                  \
         for (k = 0; k < (BLOCK); k++)                                                  \
             acc[k] = add ? *(const V *)(out + u + k * (LANES)) : (V){0};               \
@@ -70,7 +70,13 @@ typedef float cymlp_v8f __attribute__((vector_size(32), aligned(4)));
         }                                                                              \
         for (k = 0; k < (BLOCK); k++)                                                  \
             *(V *)(out + u + k * (LANES)) = acc[k];                                    \
+        u += (BLOCK) * (LANES);                                                        \
     }
+
+/* STAGE: passes of BLOCK vectors while that many remain */
+#define CYMLP_COMBINE_STAGE(T, V, LANES, BLOCK)                                        \
+    while (u + (BLOCK) * (LANES) <= n)                                                 \
+        CYMLP_COMBINE_PASS(T, V, LANES, BLOCK)
 
 /* BODY(NAME, T, V, LANES, STAGES): NAME(...) combining with vectors V of LANES values
  * of T, in the stages that STAGES(T, V, LANES) lists (largest first), then one value
@@ -135,11 +141,27 @@ CYMLP_ADAM_BODY(cymlp_adam_body_d, double)
 CYMLP_ADAM_BODY(cymlp_adam_body_f, float)
 
 #ifdef CYMLP_X86_AVX_DISPATCH
-/* AVX: 12 vectors of outputs at a time (12 of its 16 registers), then 8, 4, 1 */
+/* AVX: the whole vectors in as few passes as 13 registers of sums allow (of its 16),
+ * as even as can be: each pass costs a walk over the entries, and a narrow one waits
+ * on its few sums (100 outputs: 13 + 12 vectors, not 12 + 12 + 1) */
+#define CYMLP_AVX_CASE(T, V, LANES, BLOCK)                                             \
+    case BLOCK:                                                                        \
+        CYMLP_COMBINE_PASS(T, V, LANES, BLOCK)                                         \
+        break;
 #define CYMLP_AVX_STAGES(T, V, LANES)                                                  \
-    CYMLP_COMBINE_STAGE(T, V, LANES, 12)                                               \
-    CYMLP_COMBINE_STAGE(T, V, LANES, 8)                                                \
-    CYMLP_BASE_STAGES(T, V, LANES)
+    while (u + (LANES) <= n) {                                                         \
+        int left = (n - u) / (LANES), passes = (left + 12) / 13;                       \
+        switch ((left + passes - 1) / passes) {                                        \
+            CYMLP_AVX_CASE(T, V, LANES, 13) CYMLP_AVX_CASE(T, V, LANES, 12)            \
+            CYMLP_AVX_CASE(T, V, LANES, 11) CYMLP_AVX_CASE(T, V, LANES, 10)            \
+            CYMLP_AVX_CASE(T, V, LANES, 9) CYMLP_AVX_CASE(T, V, LANES, 8)              \
+            CYMLP_AVX_CASE(T, V, LANES, 7) CYMLP_AVX_CASE(T, V, LANES, 6)              \
+            CYMLP_AVX_CASE(T, V, LANES, 5) CYMLP_AVX_CASE(T, V, LANES, 4)              \
+            CYMLP_AVX_CASE(T, V, LANES, 3) CYMLP_AVX_CASE(T, V, LANES, 2)              \
+            default:                                                                   \
+                CYMLP_COMBINE_PASS(T, V, LANES, 1)                                     \
+        }                                                                              \
+    }
 CYMLP_COMBINE_BODY(cymlp_combine_wide_d, double, cymlp_v4d, 4, CYMLP_AVX_STAGES)
 CYMLP_COMBINE_BODY(cymlp_combine_wide_f, float, cymlp_v8f, 8, CYMLP_AVX_STAGES)
 #define CYMLP_AVX __attribute__((target("avx")))

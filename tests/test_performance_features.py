@@ -387,12 +387,14 @@ def test_a_batch_of_two_chunks_with_columns_zero_in_one_of_them_matches_the_refe
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_the_baseline_and_avx_kernels_give_the_same_bits(dtype):
+@pytest.mark.parametrize("width", [7, 45, 64, 100, 105, 230])
+def test_the_baseline_and_avx_kernels_give_the_same_bits(dtype, width):
     """csrc/cymlp_kernels.h is built for SSE2 and for AVX, with the same operations in the
-    same order: an epoch of the sparse first layer, with Adam and with plain SGD, on
-    units that fill no whole block of outputs (the kernels' remainders), is bitwise the
-    same on both."""
-    sizes = [90, 45, 7, 3]
+    same order: an epoch of the sparse first layer, with Adam and with plain SGD, is
+    bitwise the same on both, for first layers of `width` units: the AVX build's passes
+    of 1 to 13 vectors and both builds' remainders (230 doubles: 12 + 12 + 11 + 11 + 11
+    vectors and 2 values; 105 floats: 13 vectors and 1 value)."""
+    sizes = [90, width, 7, 3]
     X8, y = pixel_problem(sizes, 300, seed=8)
     X = scale(X8).astype(dtype)
     results = {}
