@@ -309,6 +309,46 @@ def test_a_lease_waits_in_turn_while_every_cpu_is_held():
     assert not share._held and not share._queue
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="signals sent to itself")
+def test_an_interrupted_wait_for_a_lease_leaves_no_trace():
+    """Ctrl-C (here SIGUSR1's handler raising) while a lease waits for a CPU: the wait ends
+    with the exception, and once the holder gives its CPUs back a new lease gets them."""
+    import os
+    import signal
+
+    from cymlp._threads import CpuShare, allowed_cpus, usable_cores
+
+    if usable_cores() < len(allowed_cpus()):
+        pytest.skip("under a CPU quota leases are never pinned, so never wait")
+
+    class Interrupted(Exception):
+        pass
+
+    def interrupt(signum, frame):
+        raise Interrupted
+
+    share = CpuShare()
+    release, taken = threading.Event(), []
+    previous = signal.signal(signal.SIGUSR1, interrupt)
+    try:
+        with share.training():
+            holder = _lease_in_thread(share, "holder", taken, release)
+            while not taken:
+                time.sleep(0.01)
+            threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGUSR1)).start()
+            with pytest.raises(Interrupted):
+                with share.lease(1):
+                    pytest.fail("leased a CPU that another lease holds")
+            assert len(share._queue) == 0 and len(share._held) == 1
+            release.set()
+            holder.join(10)
+            with share.lease(10 ** 6) as cpus:
+                assert len(cpus) == usable_cores()
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    assert not share._held and not share._queue
+
+
 def test_an_epoch_in_several_leases_gives_the_bits_of_one(monkeypatch):
     """leased_epoch cuts an epoch into slices of whole batches (here about 3 batches),
     each a call of the core with its own lease: the same weights, bit for bit, and the

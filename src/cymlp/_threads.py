@@ -4,14 +4,14 @@ The CPUs this process may use (its affinity mask, capped by a cgroup CPU quota:
 ``joblib.cpu_count()``) are shared among the trainings running in the process.
 Each training registers for the whole of ``MLP.train`` (or a scikit-learn fit)
 and leases CPUs for a slice of an epoch at a time (``leased_epoch``: about
-LEASE_FLOPS of work, a fraction of a second): its thread count is at most its
+LEASE_FLOPS of work, a fraction of a second, unless a single batch is more): its thread count is at most its
 fair share (the cores divided by the trainings running), and its threads are
 pinned to CPUs that no other training holds, so trainings side by side never spin
 on one CPU while another is free. A training that finds every CPU held waits for
 the next slice boundary, in turn (first come, first served), rather than crowd a
 CPU. The result of a training never depends on its thread count (the core's
 partition of a batch does not) nor on its slices (they are whole batches), so
-this changes only its speed.
+this changes only its speed (and the rounding of the epoch's summed loss).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class CpuShare:
     """The process's CPUs, shared among the trainings running in it."""
 
     def __init__(self):
-        self._lock = threading.Condition()  # (notified when a lease is given back)
+        self._lock = threading.Condition()  # (notified when a lease is taken or given back)
         self._running = 0          # trainings registered
         self._held = {}            # lease id -> the CPUs it holds
         self._queue = deque()      # the leases waiting, first come first
@@ -70,32 +70,36 @@ class CpuShare:
     def lease(self, wanted):
         """Threads for a slice of a training that wants up to ``wanted``: yields the CPU
         ids to pin them to (one per thread; -1: unpinned). Waits, in turn, while other
-        trainings hold every CPU."""
+        trainings hold every CPU (so a thread holding a lease must not ask for another).
+        An exception while waiting (Ctrl-C) leaves the queue as it was."""
         cpus = allowed_cpus()
         cores = usable_cores()
         key = object()
-        with self._lock:
-            self._queue.append(key)
-            while True:
-                share = max(1, cores // max(1, self._running))
-                threads = max(1, min(wanted, share))
-                held = {cpu for lease in self._held.values() for cpu in lease}
-                free = [cpu for cpu in cpus if cpu not in held]
-                # Pin only when the process owns whole CPUs: under a quota smaller than
-                # its mask, time is rationed but no CPU is ours to take.
-                if self._queue[0] is key and (cores < len(cpus) or free):
-                    break
-                self._lock.wait()
-            self._queue.popleft()
-            mine = free[:threads] if cores == len(cpus) else [-1] * threads
-            self._held[key] = [cpu for cpu in mine if cpu >= 0]
-            self._lock.notify_all()   # (the next in the queue may find a CPU free too)
         try:
+            with self._lock:
+                self._queue.append(key)
+                try:
+                    while True:
+                        share = max(1, cores // max(1, self._running))
+                        threads = max(1, min(wanted, share))
+                        held = {cpu for lease in self._held.values() for cpu in lease}
+                        free = [cpu for cpu in cpus if cpu not in held]
+                        # Pin only when the process owns whole CPUs: under a quota smaller
+                        # than its mask, time is rationed but no CPU is ours to take.
+                        if self._queue[0] is key and (cores < len(cpus) or free):
+                            break
+                        # (with a timeout, so that Ctrl-C is seen on every platform)
+                        self._lock.wait(0.5)
+                    mine = free[:threads] if cores == len(cpus) else [-1] * threads
+                    self._held[key] = [cpu for cpu in mine if cpu >= 0]
+                finally:
+                    self._queue.remove(key)
+                    self._lock.notify_all()   # (the next in the queue may go on now)
             yield mine
         finally:
             with self._lock:
-                del self._held[key]
-                self._lock.notify_all()
+                if self._held.pop(key, None) is not None:
+                    self._lock.notify_all()
 
 
 CPUS = CpuShare()
