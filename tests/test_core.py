@@ -159,3 +159,26 @@ def test_sigmoid_kernel_is_exact_transcription_and_accurate(dtype):
     assert np.all(close | (exact < tiny)), z[~close & (exact >= tiny)][:5]
     assert np.all((got >= 0) & (got <= 1))
     assert got[z == dtype(1e30)][0] == 1 and got[z == dtype(-1e30)][0] == 0
+
+
+@pytest.mark.parametrize("change,message", [
+    (dict(labels=np.zeros(19, dtype=np.intp)), "labels has 19 entries"),
+    (dict(order=np.arange(19, dtype=np.intp)), "order has 19 positions"),
+    (dict(stop=15), "stop=15"),
+    (dict(start=5), "start=5"),
+    (dict(start=10, stop=30), "stop=30"),
+    (dict(batch_size=0), "batch_size=0"),
+])
+def test_train_epoch_rejects_inputs_that_do_not_fit(change, message):
+    """The compiled core checks what it indexes with: a ValueError, never a crash."""
+    net = MLP([5, 4, 3], seed=0)
+    core = net._network(10)
+    X = np.random.default_rng(0).random((20, 5))
+    args = dict(labels=np.zeros(20, dtype=np.intp), order=None, batch_size=10,
+                learning_rate=0.1)
+    args.update(change)
+    before = [w.copy() for w in net.weights]
+    with pytest.raises(ValueError, match=message):
+        core.train_epoch(X, **args)
+    for a, b in zip(before, net.weights):
+        np.testing.assert_array_equal(a, b)
