@@ -4,10 +4,10 @@ The CPUs this process may use (its affinity mask, capped by a cgroup CPU quota:
 ``joblib.cpu_count()``) are shared among the trainings running in the process.
 Each training registers for the whole of ``MLP.train`` (or a scikit-learn fit)
 and leases CPUs for a slice of an epoch at a time (``leased_epoch``: about
-LEASE_FLOPS of work, a fraction of a second, unless a single batch is more): its thread count is at most its
-fair share (the cores divided by the trainings running), and its threads are
-pinned to CPUs that no other training holds, so trainings side by side never spin
-on one CPU while another is free. A training that finds every CPU held waits for
+LEASE_FLOPS of work, a fraction of a second unless a single batch is more): its
+thread count is at most its fair share (the cores divided by the trainings
+running), and its threads are pinned to CPUs that no other training holds, so
+trainings side by side never spin on one CPU while another is free. A training that finds every CPU held waits for
 the next slice boundary, in turn (first come, first served), rather than crowd a
 CPU. The result of a training never depends on its thread count (the core's
 partition of a batch does not) nor on its slices (they are whole batches), so
