@@ -349,6 +349,28 @@ def test_an_interrupted_wait_for_a_lease_leaves_no_trace():
     assert not share._held and not share._queue
 
 
+def test_a_core_without_openmp_leases_one_cpu(monkeypatch):
+    """A core built without OpenMP runs one thread, so it holds one CPU, whatever
+    n_threads asks for (the other CPUs stay free for the other trainings)."""
+    from cymlp import _threads
+
+    wanted = []
+    real_lease = _threads.CPUS.lease
+
+    def recording_lease(n):
+        wanted.append(n)
+        return real_lease(n)
+
+    monkeypatch.setattr(_threads.CPUS, "lease", recording_lease)
+    X8, y = pixel_problem([30, 8, 3], 100)
+    for openmp, expected in ((True, 4), (False, 1)):
+        monkeypatch.setattr(_threads._core, "OPENMP", openmp)
+        wanted.clear()
+        MLP([30, 8, 3], seed=0).train((X8, y), batch_size=32, epochs=1, verbose=False,
+                                      n_threads=4)
+        assert wanted == [expected]
+
+
 def test_an_epoch_in_several_leases_gives_the_bits_of_one(monkeypatch):
     """leased_epoch cuts an epoch into slices of whole batches (here about 3 batches),
     each a call of the core with its own lease: the same weights, bit for bit, and the

@@ -122,9 +122,10 @@ def leased_epoch(core, X, batch_size, n_threads, flops_per_row, **options):
     and so the weights, are those of one call. Returns the summed (cost, penalty)."""
     n = X.shape[0]
     step = batch_size * max(1, int(LEASE_FLOPS // (flops_per_row * batch_size)))
+    wanted = n_threads if _core.OPENMP else 1   # (a core without OpenMP runs one thread)
     cost = penalty = 0.0
     for start in range(0, n, step):
-        with CPUS.lease(n_threads) as cpus:
+        with CPUS.lease(wanted) as cpus:
             part = core.train_epoch(X, batch_size=batch_size, n_threads=len(cpus), cpus=cpus,
                                     start=start, stop=min(n, start + step), **options)
         cost += part[0]
