@@ -349,9 +349,9 @@ def test_an_interrupted_wait_for_a_lease_leaves_no_trace():
     assert not share._held and not share._queue
 
 
-def test_a_core_without_openmp_leases_one_cpu(monkeypatch):
-    """A core built without OpenMP runs one thread, so it holds one CPU, whatever
-    n_threads asks for (the other CPUs stay free for the other trainings)."""
+@pytest.fixture
+def lease_requests(monkeypatch):
+    """The thread counts asked of CPUS.lease, one per lease, while the test runs."""
     from cymlp import _threads
 
     wanted = []
@@ -362,6 +362,15 @@ def test_a_core_without_openmp_leases_one_cpu(monkeypatch):
         return real_lease(n)
 
     monkeypatch.setattr(_threads.CPUS, "lease", recording_lease)
+    return wanted
+
+
+def test_a_core_without_openmp_leases_one_cpu(monkeypatch, lease_requests):
+    """A core built without OpenMP runs one thread, so it holds one CPU, whatever
+    n_threads asks for (the other CPUs stay free for the other trainings)."""
+    from cymlp import _threads
+
+    wanted = lease_requests
     X8, y = pixel_problem([30, 8, 3], 100)
     for openmp, expected in ((True, 4), (False, 1)):
         monkeypatch.setattr(_threads._core, "OPENMP", openmp)
@@ -371,7 +380,7 @@ def test_a_core_without_openmp_leases_one_cpu(monkeypatch):
         assert wanted == [expected]
 
 
-def test_an_epoch_in_several_leases_gives_the_bits_of_one(monkeypatch):
+def test_an_epoch_in_several_leases_gives_the_bits_of_one(monkeypatch, lease_requests):
     """leased_epoch cuts an epoch into slices of whole batches (here about 3 batches),
     each a call of the core with its own lease: the same weights, bit for bit, and the
     same training loss up to the rounding of its sum, for sgd and Adam."""
@@ -379,18 +388,11 @@ def test_an_epoch_in_several_leases_gives_the_bits_of_one(monkeypatch):
 
     sizes = [60, 20, 5]
     X8, y = pixel_problem(sizes, 1000, seed=9)
-    calls = []
-    real_lease = _threads.CPUS.lease
-
-    def counting_lease(wanted):
-        calls.append(wanted)
-        return real_lease(wanted)
-
+    calls = lease_requests
     for optimizer in ("sgd", "adam"):
         runs = []
         for flops in (2 ** 40, 6 * 1300 * 3 * 25):
             monkeypatch.setattr(_threads, "LEASE_FLOPS", flops)
-            monkeypatch.setattr(_threads.CPUS, "lease", counting_lease)
             calls.clear()
             net = MLP(sizes, seed=1)
             history = net.train((X8, y), batch_size=25, learning_rate=0.1, epochs=2,

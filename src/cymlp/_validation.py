@@ -104,11 +104,29 @@ def _numeric_array(name, value):
             array = np.asarray(value)
         except (ValueError, TypeError) as error:  # ragged nested lists
             raise ValueError(f"{name} could not be read as a numeric array: {error}") from None
-    if array.dtype == bool or array.dtype.kind not in "iuf":
-        raise TypeError(
-            f"{name} must hold real numbers (integer or float dtype), got dtype {array.dtype}"
-        )
+    _check_real(name, array.dtype)
     return array
+
+
+def _check_real(name, dtype):
+    """TypeError unless dtype is an integer or float dtype (not bool)."""
+    if dtype == bool or dtype.kind not in "iuf":
+        raise TypeError(
+            f"{name} must hold real numbers (integer or float dtype), got dtype {dtype}"
+        )
+
+
+def _check_shape(name, X, n_in):
+    """ValueError unless X (dense or sparse) has shape (n, n_in) with n >= 1."""
+    if X.ndim != 2:
+        raise ValueError(f"{name} must have shape (n, {n_in}), got shape {X.shape}")
+    if X.shape[1] != n_in:
+        raise ValueError(
+            f"{name} has {X.shape[1]} features per row but the network's input layer "
+            f"has {n_in}: expected shape (n, {n_in}), got {X.shape}"
+        )
+    if X.shape[0] == 0:
+        raise ValueError(f"{name} is empty: expected shape (n, {n_in}) with n >= 1")
 
 
 # Rows checked for NaN at a time: bounds the temporary of np.isfinite (and reads a
@@ -147,14 +165,8 @@ def _sparse_features(name, X, n_in, dtype):
     """A scipy.sparse X (any format) as a CSR matrix of ``dtype`` of our own: each row's
     columns ascending, duplicates summed, no stored zeros (-0.0 included), uint8 pixels
     scaled by 1/255 as the core scales dense ones."""
-    if X.ndim != 2 or X.shape[1] != n_in:
-        raise ValueError(f"{name} must have shape (n, {n_in}), got shape {X.shape}")
-    if X.shape[0] == 0:
-        raise ValueError(f"{name} is empty: expected shape (n, {n_in}) with n >= 1")
-    if X.dtype == bool or X.dtype.kind not in "iuf":
-        raise TypeError(
-            f"{name} must hold real numbers (integer or float dtype), got dtype {X.dtype}"
-        )
+    _check_shape(name, X, n_in)
+    _check_real(name, X.dtype)
     X = sparse.csr_matrix(X, copy=True)
     X.sum_duplicates()  # (also sorts each row's columns)
     X.data = scale_pixels(X.data, dtype) if X.dtype == np.uint8 else X.data.astype(dtype)
@@ -181,15 +193,7 @@ def as_features(name, X, n_in, dtype=np.float64, allow_uint8=False, allow_sparse
             return X
         X = X.toarray()
     X = _numeric_array(name, X)
-    if X.ndim != 2:
-        raise ValueError(f"{name} must have shape (n, {n_in}), got shape {X.shape}")
-    if X.shape[1] != n_in:
-        raise ValueError(
-            f"{name} has {X.shape[1]} features per row but the network's input layer "
-            f"has {n_in}: expected shape (n, {n_in}), got {X.shape}"
-        )
-    if X.shape[0] == 0:
-        raise ValueError(f"{name} is empty: expected shape (n, {n_in}) with n >= 1")
+    _check_shape(name, X, n_in)
     if allow_uint8 and X.dtype == np.uint8:
         return X if X.flags.c_contiguous else np.ascontiguousarray(X)
     if not (X.dtype == dtype and X.flags.c_contiguous):
