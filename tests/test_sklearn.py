@@ -1,5 +1,6 @@
 """cymlp.sklearn against scikit-learn itself: the same coefs_, attributes and behaviour."""
 
+import copy
 import pickle
 import unittest
 import warnings
@@ -139,6 +140,55 @@ def test_partial_fit_and_warm_start_as_scikit_learn():
             theirs.fit(Xr, yr)
             ours.fit(Xr, yr)
     assert _largest_difference(theirs, ours) < 1e-12 and len(ours.loss_curve_) == 15
+
+
+def _continue(estimator, X, y, how):
+    """partial_fit after a fit or partial_fit, across one change scikit-learn takes in its
+    stride: the kept optimizer (velocities, Adam's moments and steps) goes on."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        if how == "larger batches":
+            estimator.fit(X[:40], y[:40])           # (batches of 40: "auto" on 40 rows)
+            estimator.set_params(batch_size=100).partial_fit(X, y)
+        else:
+            estimator.partial_fit(X, y, classes=[0, 1, 2])
+            if how == "another dtype":
+                estimator.partial_fit(X.astype(np.float32), y)
+            elif how == "coefs_ set by hand":
+                estimator.coefs_ = [c * 0.5 for c in estimator.coefs_]
+            elif how == "pickled":
+                estimator = pickle.loads(pickle.dumps(estimator))
+            elif how == "copied":
+                estimator = copy.deepcopy(estimator)
+        estimator.partial_fit(X, y)
+    return estimator
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+@pytest.mark.parametrize("how", ["larger batches", "another dtype", "coefs_ set by hand",
+                                 "pickled", "copied"])
+def test_partial_fit_keeps_the_optimizer_as_scikit_learn(how, solver):
+    X, y = DATA["multiclass"]
+    params = dict(hidden_layer_sizes=(10,), solver=solver, random_state=2, max_iter=3,
+                  learning_rate="invscaling", learning_rate_init=0.05, batch_size=30)
+    theirs = _continue(sk.MLPClassifier(**params), X, y, how)
+    ours = _continue(MLPClassifier(**params), X, y, how)
+    tolerance = 1e-5 if how == "another dtype" else 1e-12  # (float32 rounding)
+    assert _largest_difference(theirs, ours) < tolerance and ours.t_ == theirs.t_
+    assert ours.loss_ == pytest.approx(theirs.loss_, rel=tolerance)
+
+
+def test_fortran_ordered_and_frame_targets():
+    pd = pytest.importorskip("pandas")  # in the [test] extra
+    Xr, Yr = DATA["multi-output"]
+    params = dict(hidden_layer_sizes=(6,), max_iter=3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        theirs = sk.MLPRegressor(**params).fit(Xr, Yr)
+        for Y in (np.asfortranarray(Yr), pd.DataFrame(Yr)):
+            assert _largest_difference(theirs, MLPRegressor(**params).fit(Xr, Y)) < 1e-12
+            partial = MLPRegressor(**params).partial_fit(Xr, Y)
+            assert partial.n_outputs_ == 2 and partial.t_ == len(Xr)
 
 
 def test_unsupported_parameters_are_clear_errors():

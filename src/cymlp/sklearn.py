@@ -151,6 +151,16 @@ class _CoreEngine:
         else:
             self.n_threads = default_threads(batch_size)
         self.rows = rows
+        self.parameters = estimator.coefs_ + estimator.intercepts_
+
+    def fits(self, estimator, batch_size):
+        """Whether this engine can go on training the estimator: still on its parameter
+        arrays (not set anew by hand, nor converted to another dtype), with room for
+        batches of batch_size rows."""
+        parameters = estimator.coefs_ + estimator.intercepts_
+        return (self.rows >= min(batch_size, _core.CHUNK)
+                and len(parameters) == len(self.parameters)
+                and all(a is b for a, b in zip(parameters, self.parameters)))
 
     @contextmanager
     def running(self):
@@ -272,7 +282,7 @@ class _BaseMLP(BaseEstimator):
         if first_pass:
             self._initialize(y, layer_units, X.dtype)
         self._own_parameters(X.dtype)
-        self._fit_stochastic(X, y.astype(X.dtype), incremental)
+        self._fit_stochastic(X, np.ascontiguousarray(y, dtype=X.dtype), incremental)
         if not all(np.isfinite(p).all() for p in self.coefs_ + self.intercepts_):
             raise ValueError(
                 "Solver produced non-finite parameter weights. The input data may"
@@ -310,13 +320,7 @@ class _BaseMLP(BaseEstimator):
                 warnings.warn("Got `batch_size` less than 1 or larger than "
                               "sample size. It is going to be clipped")
             batch_size = int(np.clip(self.batch_size, 1, n_samples))
-        # scikit-learn keeps its optimizer (velocities, Adam's moments) between
-        # partial_fit calls and starts a new one for every fit.
-        engine = getattr(self, "_engine", None)
-        if not incremental or engine is None:
-            # (partial_fit's batches may grow from call to call: room for the largest)
-            self._engine = _CoreEngine(self, _core.CHUNK if incremental else batch_size)
-            self._schedule = _Schedule(self)
+        self._prepare_engine(batch_size, incremental)
         sample_idx = np.arange(n_samples, dtype=int)
         with self._engine.running():
             self._run_epochs(X, y, X_val, y_val, sample_idx, batch_size, incremental)
@@ -324,6 +328,24 @@ class _BaseMLP(BaseEstimator):
             for mine, best in zip(self.coefs_ + self.intercepts_,
                                   self._best_coefs + self._best_intercepts):
                 mine[...] = best
+
+    def _prepare_engine(self, batch_size, incremental):
+        """scikit-learn starts a new optimizer for every fit and keeps it (velocities,
+        Adam's moments and steps, the step size) between partial_fit calls, in pickles
+        too. A kept engine that no longer fits (a larger batch, parameters set by hand
+        or of another dtype) is rebuilt with its optimizer's state."""
+        engine = getattr(self, "_engine", None)
+        if not incremental or not hasattr(self, "_schedule"):
+            # (partial_fit's batches may grow from call to call: room for the largest)
+            self._engine = _CoreEngine(self, _core.CHUNK if incremental else batch_size)
+            self._schedule = _Schedule(self)
+            self.__dict__.pop("_optimizer_state", None)
+        elif engine is None or not engine.fits(self, batch_size):
+            state = (engine.core.optimizer_state() if engine is not None
+                     else self.__dict__.pop("_optimizer_state", None))
+            self._engine = _CoreEngine(self, _core.CHUNK)
+            if state is not None:
+                self._engine.core.load_optimizer_state(state)
 
     def _run_epochs(self, X, y, X_val, y_val, sample_idx, batch_size, incremental):
         """scikit-learn's epoch loop: shuffle, train, record, check convergence."""
@@ -455,8 +477,9 @@ class _BaseMLP(BaseEstimator):
 
     def __getstate__(self):
         state = super().__getstate__()
-        state.pop("_engine", None)  # rebuilt on the next partial_fit (scikit-learn would
-        state.pop("_schedule", None)  # keep its optimizer; cymlp's lives outside pickles)
+        engine = state.pop("_engine", None)  # (the core is rebuilt on the next partial_fit)
+        if engine is not None:
+            state["_optimizer_state"] = engine.core.optimizer_state()
         return state
 
     def __sklearn_tags__(self):
