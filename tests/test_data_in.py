@@ -81,6 +81,28 @@ def test_pairs_and_sequences_are_told_apart_with_a_message_naming_both():
         MLP(SIZES).train((X, y[:-1]))
 
 
+def test_two_pairs_of_equal_widths_are_the_papers_pairs():
+    # [(x0, y0), (x1, y1)] with x and y of one width also reads as (X, Y) of two rows
+    # each: the paper's list of tuples (as zip makes them) is taken as pairs
+    sizes = [3, 4, 3]
+    X = np.array([[0.1, 0.9, 0.2], [0.8, 0.3, 0.5]])
+    Y = np.eye(3)[[2, 0]]
+    pairs = [(X[0], Y[0]), (X[1], Y[1])]
+    nets = [MLP(sizes, seed=0), MLP(sizes, seed=0)]
+    nets[0].train(pairs, batch_size=2, learning_rate=1.0, epochs=3, verbose=False)
+    nets[1].train((X, Y), batch_size=2, learning_rate=1.0, epochs=3, verbose=False)
+    _same(*nets)
+    assert nets[0].evaluate(pairs).correct == nets[1].evaluate((X, Y)).correct
+
+
+def test_evaluate_with_real_valued_targets_points_to_mean_squared_error():
+    X, _ = _problem()
+    net = _trained((X, np.full((X.shape[0], 3), 0.25)))   # sigmoid outputs, real targets
+    with pytest.raises(ValueError, match="one-hot.*MeanSquaredError"):
+        net.evaluate((X, np.full((X.shape[0], 3), 0.25)))
+    assert net.MeanSquaredError((X, np.full((X.shape[0], 3), 0.25))).shape == (3,)
+
+
 def test_validation_data_is_reported_and_watched_by_patience(capsys):
     X, y = _problem(120, seed=3)
     Xv, yv = _problem(30, seed=4)

@@ -203,6 +203,13 @@ def test_unsupported_parameters_are_clear_errors():
         MLPClassifier(learning_rate_init=0).fit(X, y)
     with pytest.raises(ValueError, match="partial_fit does not support early_stopping"):
         MLPClassifier(early_stopping=True).partial_fit(X, y, classes=[0, 1])
+    for name, value in [("shuffle", "yes"), ("early_stopping", 1), ("warm_start", None),
+                        ("nesterovs_momentum", "no"), ("max_iter", 2.5), ("batch_size", 8.0),
+                        ("n_iter_no_change", 0.5), ("n_threads", 1.5)]:
+        with pytest.raises(ValueError, match=f"'{name}' parameter must be"):   # as scikit-learn
+            MLPClassifier(**{name: value}).fit(X, y)
+        with pytest.raises(ValueError):
+            sk.MLPClassifier(**{name: value}).fit(X, y) if name != "n_threads" else int("x")
 
 
 def test_parameters_and_defaults_are_scikit_learns():

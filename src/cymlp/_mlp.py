@@ -585,8 +585,15 @@ class MLP:
             raise ValueError("evaluate counts correct classifications, but this model has "
                              "identity outputs (regression): use MeanSquaredError(test_data) "
                              "or predict(X)")
-        X, labels = as_dataset("test_data", test_data, self.layer_sizes[0], self.layer_sizes[-1],
-                               self.dtype)
+        try:
+            X, labels = as_dataset("test_data", test_data, self.layer_sizes[0],
+                                   self.layer_sizes[-1], self.dtype)
+        except ValueError as error:
+            if not str(error).startswith("test_data Y"):
+                raise
+            raise ValueError(f"{error}. evaluate counts correct classifications, so it takes "
+                             "class labels; for real-valued targets use "
+                             "MeanSquaredError(test_data) or predict(X)") from None
         return self._evaluation(self._forward(X), labels)
 
     def MeanSquaredError(self, test_data: Dataset) -> np.ndarray:  # noqa: N802 - the paper's name

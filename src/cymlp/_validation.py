@@ -256,6 +256,8 @@ def _as_matrix_pair(data):
         X, Y = data
     except TypeError:
         return None
+    if isinstance(data, list) and all(isinstance(item, tuple) for item in data):
+        return None   # the paper's [(x, y), (x, y)] (as zip makes them), not (X, Y)
     if sparse.issparse(X):
         return X, Y
     if isinstance(X, np.memmap):

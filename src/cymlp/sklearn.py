@@ -77,6 +77,21 @@ def _check_number(name, value, low, high=np.inf, low_open=False, high_open=True)
     return float(value)
 
 
+def _check_integer(name, value, minimum):
+    """An integer >= minimum; a ValueError naming the parameter otherwise (as scikit-learn's
+    parameter errors are)."""
+    try:
+        return check_int(name, value, minimum=minimum)
+    except TypeError as error:
+        raise ValueError(f"The '{name}' parameter must be an integer >= {minimum}, "
+                         f"got {value!r}") from error
+
+
+def _check_bool(name, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"The '{name}' parameter must be True or False, got {value!r}")
+
+
 def _check_option(name, value, options):
     if not isinstance(value, str) or value not in options:
         raise ValueError(
@@ -198,11 +213,11 @@ class _BaseMLP(BaseEstimator):
         if not (isinstance(self.batch_size, str) and self.batch_size == "auto"):
             if isinstance(self.batch_size, str):
                 _check_option("batch_size", self.batch_size, ("auto",))
-            check_int("batch_size", self.batch_size, minimum=1)
+            _check_integer("batch_size", self.batch_size, 1)
         _check_option("learning_rate", self.learning_rate, SCHEDULES)
         _check_number("learning_rate_init", self.learning_rate_init, 0, low_open=True)
         _check_number("power_t", self.power_t, 0)
-        check_int("max_iter", self.max_iter, minimum=1)
+        _check_integer("max_iter", self.max_iter, 1)
         _check_number("tol", self.tol, 0)
         _check_number("momentum", self.momentum, 0, 1, high_open=False)
         _check_number("validation_fraction", self.validation_fraction, 0, 1)
@@ -210,12 +225,14 @@ class _BaseMLP(BaseEstimator):
         _check_number("beta_2", self.beta_2, 0, 1)
         _check_number("epsilon", self.epsilon, 0, low_open=True)
         if self.n_iter_no_change != np.inf:
-            check_int("n_iter_no_change", self.n_iter_no_change, minimum=1)
-        check_int("max_fun", self.max_fun, minimum=1)
+            _check_integer("n_iter_no_change", self.n_iter_no_change, 1)
+        _check_integer("max_fun", self.max_fun, 1)
+        for name in ("shuffle", "warm_start", "nesterovs_momentum", "early_stopping"):
+            _check_bool(name, getattr(self, name))
         if self.dtype is not None and np.dtype(self.dtype) not in (np.float64, np.float32):
             raise ValueError(f"dtype must be None, float64 or float32, got {self.dtype!r}")
         if self.n_threads is not None:
-            check_int("n_threads", self.n_threads, minimum=1)
+            _check_integer("n_threads", self.n_threads, 1)
         return sizes
 
     def _float_dtype(self, X_dtype=None):
