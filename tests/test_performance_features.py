@@ -6,6 +6,7 @@ import sys
 import threading
 import time
 
+import joblib
 import numpy as np
 import pytest
 
@@ -259,6 +260,42 @@ def test_fair_share_divides_the_cores_among_running_trainings():
                     assert len(first) <= cores // 2
                     pinned = [c for c in first if c >= 0], [c for c in second if c >= 0]
                     assert not set(pinned[0]) & set(pinned[1])
+
+
+def test_omp_num_threads_caps_the_cores_and_then_nothing_is_pinned(monkeypatch):
+    """A process pool's worker (OMP_NUM_THREADS: its share of the mask it shares with its
+    siblings) uses at most that many threads and pins none of them."""
+    from cymlp import _threads
+
+    cpus = _threads.allowed_cpus()
+    cores = min(len(cpus), joblib.cpu_count())
+    for value, budget in [("", cores), ("0", cores), ("two", cores), ("1", 1), ("2,1", 2)]:
+        monkeypatch.setenv("OMP_NUM_THREADS", value)
+        assert _threads.usable_cores() == min(cores, budget), value
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    share = _threads.CpuShare()
+    with share.training():
+        assert share.fair_share() == 1
+        with share.lease(8) as first, share.lease(8) as second:   # (neither waits)
+            assert first == second == ([-1] if len(cpus) > 1 else cpus)
+
+
+def _worker_threads():
+    from cymlp import _threads
+    with _threads.CPUS.training(), _threads.CPUS.lease(64) as cpus:
+        return _threads.usable_cores(), cpus
+
+
+def test_trainings_in_process_pool_workers_do_not_pin_to_the_same_cpus():
+    from cymlp import _threads
+
+    cpus = _threads.allowed_cpus()
+    results = joblib.Parallel(n_jobs=2, backend="loky")(
+        joblib.delayed(_worker_threads)() for _ in range(2))
+    for cores, leased in results:
+        assert cores == max(1, joblib.cpu_count() // 2)
+        if len(cpus) > 1:
+            assert leased == [-1] * cores
 
 
 def _lease_in_thread(share, name, taken, release):

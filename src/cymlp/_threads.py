@@ -1,16 +1,19 @@
 """How many threads a training uses, and on which CPUs.
 
-The CPUs this process may use (its affinity mask, capped by a cgroup CPU quota:
-``joblib.cpu_count()``) are shared among the trainings running in the process.
-Each training registers for the whole of ``MLP.train`` (or a scikit-learn fit)
-and leases CPUs for a slice of an epoch at a time (``leased_epoch``: about
-LEASE_FLOPS of work, a fraction of a second unless a single batch is more): its
-thread count is at most its fair share (the cores divided by the trainings
-running), and its threads are pinned to CPUs that no other training holds, so
-trainings side by side never spin on one CPU while another is free. A training that finds every CPU held waits for
-the next slice boundary, in turn (first come, first served), rather than crowd a
-CPU. The result of a training never depends on its thread count (the core's
-partition of a batch does not) nor on its slices (they are whole batches), so
+The CPUs this process may use (its affinity mask, capped by a cgroup CPU quota,
+``joblib.cpu_count()``, and by OMP_NUM_THREADS) are shared among the trainings
+running in the process. Each training registers for the whole of ``MLP.train`` (or
+a scikit-learn fit) and leases CPUs for a slice of an epoch at a time
+(``leased_epoch``: about LEASE_FLOPS of work, a fraction of a second unless a single
+batch is more): its thread count is at most its fair share (the cores divided by the
+trainings running), and its threads are pinned to CPUs that no other training holds,
+so trainings side by side never spin on one CPU while another is free. A training
+that finds every CPU held waits for the next slice boundary, in turn (first come,
+first served), rather than crowd a CPU. A process that may keep fewer cores busy
+than its mask holds (under a quota, or a process pool's OMP_NUM_THREADS: its sibling
+workers share the mask) pins nothing and leaves its threads' placement to the
+operating system. The result of a training never depends on its thread count (the
+core's partition of a batch does not) nor on its slices (they are whole batches), so
 this changes only its speed (and the rounding of the epoch's summed loss).
 """
 
@@ -25,7 +28,7 @@ import joblib
 
 from . import _core
 
-LEASE_FLOPS = 2 ** 32   # the work of one lease of CPUs, about (0.1 to 1 s on one core)
+LEASE_FLOPS = 2 ** 32   # the work of one lease of CPUs (0.1 to 1 s on one core)
 
 
 def allowed_cpus():
@@ -36,9 +39,20 @@ def allowed_cpus():
         return list(range(os.cpu_count() or 1))
 
 
+def thread_budget():
+    """OMP_NUM_THREADS (its first number), or None when it is not set to a positive integer.
+    Process pools set it to each worker's share of the CPUs (joblib's loky: the CPUs divided
+    by the workers; dask's workers: 1)."""
+    value = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    return int(value) if value.isdigit() and int(value) > 0 else None
+
+
 def usable_cores():
-    """How many cores this process may keep busy: its CPUs, capped by a cgroup quota."""
-    return max(1, min(len(allowed_cpus()), joblib.cpu_count()))
+    """How many cores this process may keep busy: its CPUs, capped by a cgroup quota and by
+    OMP_NUM_THREADS."""
+    budget = thread_budget()
+    cores = min(len(allowed_cpus()), joblib.cpu_count())
+    return max(1, cores if budget is None else min(cores, budget))
 
 
 class CpuShare:
@@ -84,8 +98,8 @@ class CpuShare:
                         threads = max(1, min(wanted, share))
                         held = {cpu for lease in self._held.values() for cpu in lease}
                         free = [cpu for cpu in cpus if cpu not in held]
-                        # Pin only when the process owns whole CPUs: under a quota smaller
-                        # than its mask, time is rationed but no CPU is ours to take.
+                        # Pin only when the process owns whole CPUs: under a quota (or a
+                        # pool's OMP_NUM_THREADS) smaller than its mask, no CPU is ours.
                         if self._queue[0] is key and (cores < len(cpus) or free):
                             break
                         # (with a timeout, so that Ctrl-C is seen on every platform)
