@@ -9,8 +9,8 @@ from cymlp._threads import CPUS
 
 
 class Cymlp:
-    """The compiled core as MLP.train drives it (CPUs leased per epoch,
-    BLAS at one thread), with at most ``threads`` threads."""
+    """The compiled core as MLP.train drives it (BLAS at one thread, CPUs leased,
+    here for a whole epoch at a time), with at most ``threads`` threads."""
 
     def __init__(self, sizes, X, y, batch_size, threads, dtype=np.float64, learning_rate=0.2):
         self.net = MLP(sizes, seed=0, dtype=dtype)

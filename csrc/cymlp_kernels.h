@@ -1,4 +1,4 @@
-/* cymlp_kernels.h: the core's two hottest loops, in C vectorized for the CPU at hand.
+/* cymlp_kernels.h: the core's hottest loops, in C vectorized for the CPU at hand.
  *
  * cymlp_combine_d / _f: the sparse first layer's one kernel, a combination of rows,
  *
@@ -15,7 +15,7 @@
  * columns, in column order (from floats, tested by their bits without the sign, so
  * -0.0 is zero; or from uint8 pixels, scaled by 1/255).
  *
- * With GCC or Clang on x86-64 each is compiled twice, for the baseline (SSE2) and for
+ * With GCC or Clang on x86-64 Linux each is compiled twice, for the baseline (SSE2) and for
  * AVX (the lists: AVX2), and cymlp_kernels_init picks one per CPU: both do the same
  * multiplications and additions in the same order (no FMA), so every CPU gets the
  * same result, bit for bit.
@@ -122,7 +122,7 @@ CYMLP_COMBINE_PLAIN(cymlp_combine_base_f, float)
 
 
 /* W <- W - rate m / (sqrt(v) + epsilon) after m, v <- the moments of g = (G + l2 W) / size,
- * written as the Cython core wrote it (sqrt in double, as C's sqrt takes it) */
+ * in the order of scikit-learn's AdamOptimizer (sqrt in double, as C's sqrt takes it) */
 #define CYMLP_ADAM_BODY(NAME, T)                                                       \
     static CYMLP_ALWAYS_INLINE void NAME(                                       \
         T *W, T *V, T *M2, const T *G, ptrdiff_t count, T l2, T size, T rate,          \

@@ -1,7 +1,8 @@
 /* cymlp's C runtime: the pieces of the training core that are plain C.
  *
  *   cymlp_barrier      a spin barrier for the threads that share each batch
- *   cymlp_pin_to       CPU placement of a training thread (Linux)
+ *   cymlp_pin_to       CPU placement of a training thread (Linux), saved in a
+ *   cymlp_unpin        cymlp_affinity and given back
  *   cymlp_prefetch     ask for cache lines ahead of use
  *   cymlp_openmp       whether the core was built with OpenMP
  *

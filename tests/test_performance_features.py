@@ -232,7 +232,7 @@ def test_trainings_side_by_side_get_their_own_cpus_and_the_serial_results():
     for a, b in zip(alone, together):
         for p, q in zip(a.weights + a.biases, b.weights + b.biases):
             np.testing.assert_array_equal(p, q)
-    assert len(leases) == 2 * 2 * 3  # a lease taken and given back per epoch
+    assert len(leases) == 2 * 2 * 3  # a lease taken and given back per slice (here an epoch)
     holding = {}
     for event, who, cpus in leases:
         if event == "take":
