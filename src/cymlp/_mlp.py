@@ -122,6 +122,13 @@ _FORWARD_CHUNK = 1024
 _FLOPS_PER_SIGNAL_CHECK = 5e8
 
 
+def _training_work(weights, chunk_rows):
+    """(floating-point operations per row of an epoch: 6 per weight, forward, backward
+    and gradient; chunks of chunk_rows rows between two looks for Ctrl-C)."""
+    flops_per_row = 6 * sum(W.size for W in weights)
+    return flops_per_row, max(1, int(_FLOPS_PER_SIGNAL_CHECK // (chunk_rows * flops_per_row)))
+
+
 @dataclass(frozen=True)
 class Evaluation:
     """Result of :meth:`MLP.evaluate`; prints as the paper does: ``9446/10000``."""
@@ -443,9 +450,7 @@ class MLP:
         chunk_rows = min(o.batch_size, _core.CHUNK)  # the core runs larger batches in chunks
         core = self._network(chunk_rows, momentum=o.momentum > 0, adam=o.optimizer == "adam")
         rows = core_rows(X)
-        flops_per_row = 6 * sum(W.size for W in self.weights)
-        flops_per_chunk = chunk_rows * flops_per_row
-        check_every = max(1, int(_FLOPS_PER_SIGNAL_CHECK // flops_per_chunk))
+        flops_per_row, check_every = _training_work(self.weights, chunk_rows)
         history = History()
         history.watched = ("validation" if validation is not None
                            else "test" if test is not None else None)

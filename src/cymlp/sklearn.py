@@ -156,12 +156,10 @@ class _CoreEngine:
         self.settings = dict(optimizer=optimizer, momentum=momentum, alpha=estimator.alpha,
                              beta_1=estimator.beta_1, beta_2=estimator.beta_2,
                              epsilon=estimator.epsilon)
-        self.flops_per_row = 6 * sum(c.size for c in estimator.coefs_)
-        flops = rows * self.flops_per_row
-        self.check_every = max(1, int(_mlp._FLOPS_PER_SIGNAL_CHECK // flops))
+        self.flops_per_row, self.check_every = _mlp._training_work(estimator.coefs_, rows)
         if estimator.n_threads is not None:
             self.n_threads = estimator.n_threads
-        elif flops * batch_size / rows < _FLOPS_WORTH_A_THREAD:  # small nets: the threads'
+        elif self.flops_per_row * batch_size < _FLOPS_WORTH_A_THREAD:  # small nets: the threads'
             self.n_threads = 1                           # barriers cost more than they share
         else:
             self.n_threads = default_threads(batch_size)
