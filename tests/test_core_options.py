@@ -153,6 +153,54 @@ def test_batches_over_a_chunk_with_adam_and_targets():
         np.testing.assert_array_equal(got, want)
 
 
+WEIGHTED = {  # core train_epoch options, reference options
+    "sgd": (dict(), dict()),
+    "nesterov + alpha": (dict(optimizer="nesterov", momentum=0.9, alpha=0.05),
+                         dict(momentum=0.9, nesterov=True, alpha=0.05)),
+    "adam + alpha": (dict(optimizer="adam", alpha=0.01, beta_1=0.8),
+                     dict(solver="adam", alpha=0.01, beta_1=0.8)),
+}
+
+
+@pytest.mark.parametrize("optimizer", WEIGHTED)
+@pytest.mark.parametrize("name", ["softmax labels", "identity regression", "paper"])
+@pytest.mark.parametrize("batch_size", [8, _core.CHUNK + 100])
+def test_sample_weights_match_the_reference(name, optimizer, batch_size):
+    """scikit-learn's sample weights: each row's cost and output delta times its weight,
+    each batch's mean over its weights' sum; bit for bit at any thread count."""
+    n = 53 if batch_size == 8 else _core.CHUNK + 300
+    X, rng = _data(n)
+    Y = _targets(NETS[name][3], n, rng)
+    sample_weight = rng.uniform(0, 3, n)
+    sample_weight[:5] = 0
+    orders = [rng.permutation(n).astype(np.intp) for _ in range(2)]
+    train, reference = WEIGHTED[optimizer]
+    labels, targets = (Y.astype(np.intp), None) if Y.ndim == 1 else (None, Y)
+    runs = []
+    for n_threads in (1, 3):
+        net = _net(name)
+        start = [p.copy() for p in net.weights + net.biases]
+        core = net._network(min(batch_size, _core.CHUNK), momentum="momentum" in train,
+                            adam=train.get("optimizer") == "adam")
+        losses = [sum(core.train_epoch(X, labels, order, batch_size=batch_size,
+                                       learning_rate=0.02, targets=targets, n_threads=n_threads,
+                                       sample_weight=sample_weight, **train)) / n
+                  for order in orders]
+        runs.append((net.weights + net.biases, losses))
+    model = ref.ReferenceMLP(start[:3], start[3:], batch_size, options_of(net))
+    target_matrix = ref.one_hot(Y, SIZES[-1]) if Y.ndim == 1 else Y
+    want = [sum(model.train_epoch(X, target_matrix, order, batch_size, 0.02,
+                                  sample_weight=sample_weight, **reference)) for order in orders]
+    assert max_relative_error(runs[0][0], start) < 1e-9
+    np.testing.assert_allclose(runs[0][1], want, rtol=1e-9)
+    assert runs[1][1] == runs[0][1]
+    for got, same in zip(*(run[0] for run in runs)):
+        np.testing.assert_array_equal(got, same)
+    with pytest.raises(ValueError, match=f"sample_weight has 3 values: expected one per row of X \\({n}\\)"):
+        core.train_epoch(X, labels, None, batch_size=8, learning_rate=0.1, targets=targets,
+                         sample_weight=sample_weight[:3], **train)
+
+
 def test_float32_targets_and_adam_stay_close_to_float64():
     X, rng = _data()
     Y = _targets("regression", X.shape[0], rng)

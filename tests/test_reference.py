@@ -123,11 +123,12 @@ def test_log_loss_clips_as_scikit_learn():
 
 
 @pytest.mark.filterwarnings("ignore:Stochastic Optimizer")  # (no import: sklearn is optional)
+@pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("solver, nesterov, momentum", [("sgd", False, 0.0), ("sgd", False, 0.9),
                                                         ("sgd", True, 0.9), ("adam", False, 0.0)])
-def test_optimizers_equal_scikit_learns(solver, nesterov, momentum):
+def test_optimizers_equal_scikit_learns(solver, nesterov, momentum, weighted):
     """Three epochs of the reference against scikit-learn's own optimizer classes fed by its own
-    _backprop, from the same weights, on the same batches."""
+    _backprop, from the same weights, on the same batches (with and without sample weights)."""
     pytest.importorskip("sklearn")
     from sklearn.neural_network import MLPRegressor
     from sklearn.neural_network._stochastic_optimizers import AdamOptimizer, SGDOptimizer
@@ -147,19 +148,21 @@ def test_optimizers_equal_scikit_learns(solver, nesterov, momentum):
     biases = [b.copy() for b in intercepts]
     model = ref.ReferenceMLP(weights, biases, 5, _options("identity", "quadratic"))
     orders = [rng.permutation(23) for _ in range(3)]
+    sample_weight = rng.uniform(0, 2, 23) if weighted else None
     for order in orders:
         total = 0.0
         for start in range(0, 23, 5):
             rows = order[start:start + 5]
             activations = [X[rows]] + [None] * 2
             loss, coef_grads, intercept_grads = est._backprop(
-                X[rows], Y[rows], None, activations, [None] * 2,
+                X[rows], Y[rows], None if sample_weight is None else sample_weight[rows],
+                activations, [None] * 2,
                 [np.empty_like(c) for c in coefs], [np.empty_like(b) for b in intercepts])
             total += loss * len(rows)
             optimizer.update_params(params, coef_grads + intercept_grads)
         cost, penalty = model.train_epoch(X, Y, order, 5, 0.01 if solver == "adam" else 0.05,
                                           momentum=momentum, nesterov=nesterov, alpha=0.01,
-                                          solver=solver)
+                                          solver=solver, sample_weight=sample_weight)
         # scikit-learn's squared_loss is the mean over the outputs as well
         assert cost / 2 + penalty == pytest.approx(total / 23, rel=1e-12)
     for mine, theirs in zip([W.T for W in weights] + biases, params):

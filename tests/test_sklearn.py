@@ -142,6 +142,41 @@ def test_partial_fit_and_warm_start_as_scikit_learn():
     assert _largest_difference(theirs, ours) < 1e-12 and len(ours.loss_curve_) == 15
 
 
+@pytest.mark.parametrize("kind, data, params", [
+    ("Classifier", "multiclass", {}),
+    ("Classifier", "binary", dict(solver="sgd", activation="logistic")),
+    ("Classifier", "multiclass", dict(early_stopping=True, max_iter=60)),
+    ("Regressor", "multi-output", {}),
+    ("Regressor", "regression", dict(solver="sgd", early_stopping=True, learning_rate_init=0.05)),
+], ids=["adam multiclass", "sgd binary", "early stopping", "multi-output", "regression sgd"])
+def test_sample_weights_as_scikit_learn(kind, data, params):
+    X, y = DATA[data]
+    sample_weight = np.random.default_rng(0).uniform(0, 3, X.shape[0])
+    sample_weight[::7] = 0
+    params = dict(hidden_layer_sizes=(15, 7), random_state=0, max_iter=30, batch_size=32) | params
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        theirs = getattr(sk, "MLP" + kind)(**params).fit(X, y, sample_weight=sample_weight)
+        ours = getattr(cy, "MLP" + kind)(**params).fit(X, y, sample_weight=sample_weight.tolist())
+        unweighted = getattr(cy, "MLP" + kind)(**params).fit(X, y)
+    assert _largest_difference(theirs, ours) < 1e-10
+    assert _largest_difference(theirs, unweighted) > 1e-3   # (the weights matter)
+    assert ours.n_iter_ == theirs.n_iter_
+    np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-10)
+    if params.get("early_stopping"):
+        np.testing.assert_allclose(ours.validation_scores_, theirs.validation_scores_, rtol=1e-10)
+    with pytest.raises(ValueError, match="sample_weight"):
+        getattr(cy, "MLP" + kind)(**params).fit(X, y, sample_weight=sample_weight[:-1])
+    first = X.shape[0] // 2   # partial_fit takes scikit-learn's positional order too
+    extra = (np.unique(y),) if kind == "Classifier" else ()
+    theirs = getattr(sk, "MLP" + kind)(hidden_layer_sizes=(6,), random_state=1)
+    ours = getattr(cy, "MLP" + kind)(hidden_layer_sizes=(6,), random_state=1)
+    for model in (theirs, ours):
+        model.partial_fit(X[:first], y[:first], sample_weight[:first], *extra)
+        model.partial_fit(X[first:], y[first:], sample_weight[first:])
+    assert _largest_difference(theirs, ours) < 1e-12
+
+
 def _continue(estimator, X, y, how):
     """partial_fit after a fit or partial_fit, across one change scikit-learn takes in its
     stride: the kept optimizer (velocities, Adam's moments and steps) goes on."""

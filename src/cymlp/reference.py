@@ -150,20 +150,23 @@ def output_delta(A, Y, options):
     return (A - Y) * activation(kind, options.slope)[1](A)
 
 
-def cost_sum(A, Y, options):
-    """Sum over the rows of the cost: 1/2 ||a - y||^2 or the cross-entropy.
+def cost_sum(A, Y, options, weights=None):
+    """Sum over the rows of the cost: 1/2 ||a - y||^2 or the cross-entropy (row i's
+    weights[i] times, with weights).
 
     The cross-entropy clips the outputs to [eps, 1 - eps] of their dtype, as
     scikit-learn's ``log_loss`` and ``binary_log_loss`` do (so a saturated
     output costs -log(eps), not infinity).
     """
     if options.cost == "quadratic":
-        return 0.5 * np.sum((A - Y) ** 2)
-    eps = np.finfo(A.dtype).eps
-    P = np.clip(A, eps, 1 - eps)
-    if options.kinds[-1] == "softmax":
-        return -np.sum(xlogy(Y, P))
-    return -np.sum(xlogy(Y, P) + xlogy(1 - Y, 1 - P))
+        costs = 0.5 * (A - Y) ** 2
+    else:
+        eps = np.finfo(A.dtype).eps
+        P = np.clip(A, eps, 1 - eps)
+        costs = -xlogy(Y, P)
+        if options.kinds[-1] != "softmax":
+            costs -= xlogy(1 - Y, 1 - P)
+    return np.sum(costs) if weights is None else float(weights @ costs.sum(axis=1))
 
 
 def cost(A, Y, options):
@@ -225,8 +228,9 @@ class ReferenceMLP:
         self.second_b = [np.zeros_like(b) for b in biases]
         self.adam_steps = 0
 
-    def _forward_backward(self, X, Y):
-        """Forward and backward pass of one batch: fills A, D and returns the summed cost."""
+    def _forward_backward(self, X, Y, weights=None):
+        """Forward and backward pass of one batch: fills A, D and returns the summed cost
+        (with sample weights, each row's cost and output delta times its weight)."""
         S = X.shape[0]
         A_prev = X
         for W, b, A, (f, _) in zip(self.weights, self.biases, self.A, self.functions):
@@ -237,13 +241,15 @@ class ReferenceMLP:
             A_prev = A
 
         last = len(self.weights) - 1
-        cost = cost_sum(self.A[last][:S], Y, self.options)
+        cost = cost_sum(self.A[last][:S], Y, self.options, weights)
         if self.options.kinds[-1] == "softmax" or self.options.cost == "cross_entropy":
             self.D[last][:S] = output_delta(self.A[last][:S], Y, self.options)
         else:
             D = self.D[last][:S]
             np.subtract(self.A[last][:S], Y, out=D)
             D *= self.functions[last][1](self.A[last][:S], out=self.fprime[last][:S])
+        if weights is not None:
+            self.D[last][:S] *= weights[:, None]
         for l in range(last, 0, -1):  # every delta with the old weights, then update
             D_prev = self.D[l - 1][:S]
             np.matmul(self.D[l][:S], self.weights[l], out=D_prev)
@@ -251,15 +257,17 @@ class ReferenceMLP:
         return cost
 
     def _step(self, X, Y, learning_rate, decay, momentum, nesterov=False, alpha=0.0,
-              solver="sgd", betas=(0.9, 0.999, 1e-8)):
+              solver="sgd", betas=(0.9, 0.999, 1e-8), weights=None):
         """Forward, backward and update on one batch (views into the buffers);
         returns the batch's summed cost, taken before the update.
 
         ``decay`` is Nielsen's per-step shrink eta * lambda / n; ``alpha`` is
-        scikit-learn's L2 term, added to the summed gradient before the mean.
+        scikit-learn's L2 term, added to the summed gradient before the mean
+        (over the batch's rows, or the sum of its sample ``weights``).
         """
         S = X.shape[0]
-        cost = self._forward_backward(X, Y)
+        size = S if weights is None else weights.sum()
+        cost = self._forward_backward(X, Y, weights)
         if solver == "adam":
             self.adam_steps += 1
         for l in range(len(self.weights) - 1, -1, -1):
@@ -270,16 +278,16 @@ class ReferenceMLP:
             if alpha:
                 gW += alpha * self.weights[l]
             if solver == "adam":
-                gW /= S  # scikit-learn's gradient: (D^T A + alpha W) / S
-                gb /= S
+                gW /= size  # scikit-learn's gradient: (D^T A + alpha W) / S
+                gb /= size
                 self._adam(l, learning_rate, *betas)
                 continue
             if alpha or nesterov:
-                gW /= S
-                gb /= S
+                gW /= size
+                gb /= size
                 step = learning_rate
             else:
-                step = learning_rate / S
+                step = learning_rate / size
             if momentum:
                 V, v = self.velocity_W[l], self.velocity_b[l]
                 V *= momentum
@@ -322,7 +330,7 @@ class ReferenceMLP:
 
     def train_epoch(self, X, Y, order, batch_size, learning_rate, l2=0.0, momentum=0.0, *,
                     nesterov=False, alpha=0.0, solver="sgd", beta_1=0.9, beta_2=0.999,
-                    epsilon=1e-8):
+                    epsilon=1e-8, sample_weight=None):
         """One epoch of Algorithm 2 over the rows of X in the given order.
 
         Y is the target matrix (n, n_out): one-hot rows or real values;
@@ -330,26 +338,32 @@ class ReferenceMLP:
         eta * lambda / n per step), ``momentum`` mu (``nesterov``: Nesterov's
         momentum as scikit-learn writes it), ``alpha`` scikit-learn's L2 term;
         ``solver="adam"`` uses Adam with ``learning_rate`` as its step size.
+        ``sample_weight`` weighs each row's cost and output delta, and a batch's
+        mean divides by its weights' sum (scikit-learn's sample weights).
 
         Returns ``(cost, penalty)``: the mean cost per example of the epoch,
         each batch's taken with the weights before its step, and the mean L2
         penalty (per batch 1/2 alpha ||W||^2, or S lambda / (2 n) ||W||^2;
-        summed over the batches, divided by n).
+        summed over the batches, divided by n); with sample weights each batch's
+        weighted cost and penalty times its rows over its weights' sum.
         """
         n = X.shape[0]
         decay = learning_rate * l2 / n
         total_cost = total_penalty = 0.0
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
+            rows = slice(start, stop) if order is None else order[start:stop]
             if order is None:
                 Xb, Yb = X[start:stop], Y[start:stop]
             else:
                 Xb, Yb = self.X[: stop - start], self.Y[: stop - start]
-                np.take(X, order[start:stop], axis=0, out=Xb)
-                np.take(Y, order[start:stop], axis=0, out=Yb)
+                np.take(X, rows, axis=0, out=Xb)
+                np.take(Y, rows, axis=0, out=Yb)
+            weights = None if sample_weight is None else sample_weight[rows]
+            share = 1.0 if weights is None else (stop - start) / weights.sum()
             if alpha or l2:
                 scale = 0.5 * alpha if alpha else 0.5 * (stop - start) * l2 / n
-                total_penalty += scale * self.squared_norm()
-            total_cost += self._step(Xb, Yb, learning_rate, decay, momentum, nesterov, alpha,
-                                     solver, (beta_1, beta_2, epsilon))
+                total_penalty += scale * self.squared_norm() * share
+            total_cost += share * self._step(Xb, Yb, learning_rate, decay, momentum, nesterov,
+                                             alpha, solver, (beta_1, beta_2, epsilon), weights)
         return total_cost / n, total_penalty / n

@@ -40,7 +40,12 @@ try:
         type_of_target,
         unique_labels,
     )
-    from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+    from sklearn.utils.validation import (
+        _check_sample_weight,
+        check_is_fitted,
+        column_or_1d,
+        validate_data,
+    )
 except ImportError:  # pragma: no cover - depends on the environment
     raise ImportError(
         "cymlp.sklearn needs scikit-learn >= 1.6: install it with  pip install 'cymlp[sklearn]'"
@@ -182,12 +187,12 @@ class _CoreEngine:
         with threadpool_limits(limits=1, user_api="blas"), CPUS.training():
             yield
 
-    def epoch(self, X, Y, order, batch_size, learning_rate):
+    def epoch(self, X, Y, order, batch_size, learning_rate, sample_weight=None):
         """One epoch (inside running()); returns (mean cost, mean L2 penalty) per example."""
         cost, penalty = leased_epoch(
             self.core, X, batch_size, self.n_threads, self.flops_per_row, labels=None,
             order=order, learning_rate=learning_rate, targets=Y, check_every=self.check_every,
-            **self.settings)
+            sample_weight=sample_weight, **self.settings)
         return cost / X.shape[0], penalty / X.shape[0]
 
 
@@ -284,11 +289,13 @@ class _BaseMLP(BaseEstimator):
         self.coefs_ = [np.asfortranarray(c, dtype=dtype) for c in self.coefs_]
         self.intercepts_ = [np.ascontiguousarray(b, dtype=dtype) for b in self.intercepts_]
 
-    def _fit(self, X, y, incremental=False):
+    def _fit(self, X, y, sample_weight=None, incremental=False):
         hidden = self._check_parameters()
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
         n_samples, n_features = X.shape
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
         if y.ndim == 1:
             y = y.reshape((-1, 1))
         self.n_outputs_ = y.shape[1]
@@ -297,7 +304,8 @@ class _BaseMLP(BaseEstimator):
         if first_pass:
             self._initialize(y, layer_units, X.dtype)
         self._own_parameters(X.dtype)
-        self._fit_stochastic(X, np.ascontiguousarray(y, dtype=X.dtype), incremental)
+        self._fit_stochastic(X, np.ascontiguousarray(y, dtype=X.dtype), sample_weight,
+                             incremental)
         if not all(np.isfinite(p).all() for p in self.coefs_ + self.intercepts_):
             raise ValueError(
                 "Solver produced non-finite parameter weights. The input data may"
@@ -305,15 +313,19 @@ class _BaseMLP(BaseEstimator):
             )
         return self
 
-    def _fit_stochastic(self, X, y, incremental):
+    def _fit_stochastic(self, X, y, sample_weight, incremental):
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         early_stopping = self.early_stopping
+        weight_val = None
         if early_stopping:
             stratify = y if is_classifier(self) and self.n_outputs_ == 1 else None
-            X, X_val, y, y_val = train_test_split(
-                X, y, random_state=self._random_state, test_size=self.validation_fraction,
-                stratify=stratify)
+            weighted = () if sample_weight is None else (sample_weight,)
+            X, X_val, y, y_val, *weight_parts = train_test_split(
+                X, y, *weighted, random_state=self._random_state,
+                test_size=self.validation_fraction, stratify=stratify)
+            if weight_parts:
+                sample_weight, weight_val = weight_parts
             if X_val.shape[0] < 2:
                 raise ValueError(
                     "The validation set is too small. Increase 'validation_fraction' "
@@ -324,6 +336,8 @@ class _BaseMLP(BaseEstimator):
             y = np.ascontiguousarray(y)
         else:
             X_val = y_val = None
+        if sample_weight is not None:
+            sample_weight = np.ascontiguousarray(sample_weight)
         # the rows as the core reads them: a C-ordered array, or sorted CSR without zeros
         X = (core_rows(as_features("X", X, X.shape[1], X.dtype, allow_sparse=True))
              if sparse.issparse(X) else np.ascontiguousarray(X))
@@ -338,7 +352,8 @@ class _BaseMLP(BaseEstimator):
         self._prepare_engine(batch_size, incremental)
         sample_idx = np.arange(n_samples, dtype=int)
         with self._engine.running():
-            self._run_epochs(X, y, X_val, y_val, sample_idx, batch_size, incremental)
+            self._run_epochs(X, y, sample_weight, (X_val, y_val, weight_val), sample_idx,
+                             batch_size, incremental)
         if early_stopping:  # in place: the engine keeps working on these arrays
             for mine, best in zip(self.coefs_ + self.intercepts_,
                                   self._best_coefs + self._best_intercepts):
@@ -362,8 +377,9 @@ class _BaseMLP(BaseEstimator):
             if state is not None:
                 self._engine.core.load_optimizer_state(state)
 
-    def _run_epochs(self, X, y, X_val, y_val, sample_idx, batch_size, incremental):
-        """scikit-learn's epoch loop: shuffle, train, record, check convergence."""
+    def _run_epochs(self, X, y, sample_weight, validation, sample_idx, batch_size, incremental):
+        """scikit-learn's epoch loop: shuffle, train, record, check convergence
+        (validation: early stopping's (X, y, sample weights), or Nones)."""
         early_stopping, n_samples = self.early_stopping, X.shape[0]
         try:
             self.n_iter_ = 0
@@ -374,7 +390,7 @@ class _BaseMLP(BaseEstimator):
                 else:
                     order = None
                 cost, penalty = self._engine.epoch(X, y, order, batch_size,
-                                                   self._schedule.learning_rate)
+                                                   self._schedule.learning_rate, sample_weight)
                 if self.out_activation_ == "identity":  # scikit-learn's mean over the outputs
                     cost /= self.n_outputs_
                 self.n_iter_ += 1
@@ -383,7 +399,7 @@ class _BaseMLP(BaseEstimator):
                 self.loss_curve_.append(self.loss_)
                 if self.verbose:
                     print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
-                self._update_no_improvement_count(early_stopping, X_val, y_val)
+                self._update_no_improvement_count(early_stopping, *validation)
                 self._schedule.epoch_ends(self.t_)
                 if self._no_improvement_count > self.n_iter_no_change:
                     if early_stopping:
@@ -408,9 +424,9 @@ class _BaseMLP(BaseEstimator):
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.")
 
-    def _update_no_improvement_count(self, early_stopping, X_val, y_val):
+    def _update_no_improvement_count(self, early_stopping, X_val, y_val, sample_weight):
         if early_stopping:
-            score = self._score(X_val, y_val)
+            score = self._score(X_val, y_val, sample_weight)
             self.validation_scores_.append(score)
             if self.verbose:
                 print("Validation score: %f" % self.validation_scores_[-1])
@@ -445,20 +461,21 @@ class _BaseMLP(BaseEstimator):
             A = (out if l == last else hidden)(A, out=A)
         return A
 
-    def _score_with_function(self, X, y, score_function):
+    def _score_with_function(self, X, y, sample_weight, score_function):
         y_pred = self._predict(X, check_input=False)
         if np.issubdtype(y_pred.dtype, np.floating) and not np.isfinite(y_pred).all():
             return np.nan
-        return score_function(y, y_pred)
+        return score_function(y, y_pred, sample_weight=sample_weight)
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Fit the model to data matrix X and targets y (scikit-learn's _fit_stochastic).
         X is an array-like or a scipy.sparse matrix (csr, csc or coo) of shape
-        (n_samples, n_features).
+        (n_samples, n_features); ``sample_weight`` (n_samples,) weighs each row's loss
+        and gradient, as scikit-learn's does.
 
         Returns the fitted estimator.
         """
-        return self._fit(X, y, incremental=False)
+        return self._fit(X, y, sample_weight, incremental=False)
 
     def to_sklearn(self):
         """A fitted scikit-learn estimator of the same class, with copies of this one's
@@ -596,15 +613,16 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         y = self._label_binarizer.transform(y).astype(bool)
         return X, y
 
-    def partial_fit(self, X, y, classes=None):
-        """One epoch over (X, y); the first call must list every class in ``classes``."""
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """One epoch over (X, y) (rows weighed by ``sample_weight``, if given); the
+        first call must list every class in ``classes``."""
         if _check_partial_fit_first_call(self, classes):
             self._label_binarizer = LabelBinarizer()
             if type_of_target(y).startswith("multilabel"):
                 self._label_binarizer.fit(y)
             else:
                 self._label_binarizer.fit(classes)
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, y, sample_weight, incremental=True)
 
     def predict(self, X):
         """Class labels for the rows of X."""
@@ -617,8 +635,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             y_pred = y_pred.ravel()
         return self._label_binarizer.inverse_transform(y_pred)
 
-    def _score(self, X, y):
-        return self._score_with_function(X, y, accuracy_score)
+    def _score(self, X, y, sample_weight=None):
+        return self._score_with_function(X, y, sample_weight, accuracy_score)
 
     def predict_proba(self, X):
         """Probability of each class (n, n_classes); the binary case as [1 - p, p]."""
@@ -693,9 +711,10 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
             y = column_or_1d(y, warn=True)
         return X, y
 
-    def partial_fit(self, X, y):
-        """One epoch over (X, y), continuing from the current parameters."""
-        return self._fit(X, y, incremental=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """One epoch over (X, y) (rows weighed by ``sample_weight``, if given),
+        continuing from the current parameters."""
+        return self._fit(X, y, sample_weight, incremental=True)
 
     def predict(self, X):
         """Predicted values, (n,) for one output or (n, n_outputs)."""
@@ -706,5 +725,5 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         y_pred = self._forward(X, check_input=check_input)
         return y_pred.ravel() if y_pred.shape[1] == 1 else y_pred
 
-    def _score(self, X, y):
-        return self._score_with_function(X, y, r2_score)
+    def _score(self, X, y, sample_weight=None):
+        return self._score_with_function(X, y, sample_weight, r2_score)
