@@ -13,9 +13,10 @@ initialisation and per-epoch shuffles drawn from
 ``check_random_state(random_state)`` in the same order, its optimizers and
 learning-rate schedules, its convergence rules and its early-stopping split.
 Given the same data, parameters and ``random_state`` the fitted ``coefs_``
-equal scikit-learn's up to floating-point rounding. Differences: only the
-stochastic solvers ("sgd", "adam"; "lbfgs" is a ValueError), dense input only,
-no ``sample_weight``; and cymlp's own ``dtype`` and ``n_threads``.
+equal scikit-learn's up to floating-point rounding, with ``sample_weight`` (as
+scikit-learn 1.7 weighs rows) and sparse X (CSR, CSC or COO) too. Differences: only
+the stochastic solvers ("sgd", "adam"; "lbfgs" is a ValueError); and cymlp's own
+``dtype`` and ``n_threads``.
 
 Needs scikit-learn (``pip install 'cymlp[sklearn]'``).
 """
