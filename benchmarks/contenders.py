@@ -18,7 +18,11 @@ class Cymlp:
         self.X, self.y, self.S, self.threads, self.lr = X, y, batch_size, threads, learning_rate
 
     def epoch(self, seed):
-        order = np.random.default_rng(seed).permutation(self.X.shape[0]).astype(np.intp)
+        self.train(np.random.default_rng(seed).permutation(self.X.shape[0]))
+
+    def train(self, order):
+        """One epoch over the rows of X in this order."""
+        order = np.asarray(order, dtype=np.intp)
         with threadpool_limits(limits=1, user_api="blas"), CPUS.training(), \
                 CPUS.lease(self.threads) as cpus:
             self.core.train_epoch(self.X, self.y, order, batch_size=self.S,
