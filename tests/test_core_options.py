@@ -155,6 +155,7 @@ def test_batches_over_a_chunk_with_adam_and_targets():
 
 WEIGHTED = {  # core train_epoch options, reference options
     "sgd": (dict(), dict()),
+    "sgd + l2": (dict(l2=3.0), dict(l2=3.0)),
     "nesterov + alpha": (dict(optimizer="nesterov", momentum=0.9, alpha=0.05),
                          dict(momentum=0.9, nesterov=True, alpha=0.05)),
     "adam + alpha": (dict(optimizer="adam", alpha=0.01, beta_1=0.8),

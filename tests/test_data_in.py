@@ -93,6 +93,8 @@ def test_two_pairs_of_equal_widths_are_the_papers_pairs():
     nets[1].train((X, Y), batch_size=2, learning_rate=1.0, epochs=3, verbose=False)
     _same(*nets)
     assert nets[0].evaluate(pairs).correct == nets[1].evaluate((X, Y)).correct
+    rows = tuple(map(tuple, X))   # (X, y) as a list of two tuples that are not (x, y) pairs
+    assert nets[0].evaluate([rows, (2, 0)]).correct == nets[0].evaluate((X, [2, 0])).correct
 
 
 def test_evaluate_with_real_valued_targets_points_to_mean_squared_error():

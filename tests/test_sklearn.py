@@ -167,6 +167,9 @@ def test_sample_weights_as_scikit_learn(kind, data, params):
         np.testing.assert_allclose(ours.validation_scores_, theirs.validation_scores_, rtol=1e-10)
     with pytest.raises(ValueError, match="sample_weight"):
         getattr(cy, "MLP" + kind)(**params).fit(X, y, sample_weight=sample_weight[:-1])
+    with pytest.raises(ValueError, match="sample weights of batch 0 .*sum to zero"):
+        getattr(cy, "MLP" + kind)(**params | dict(shuffle=False, early_stopping=False)).fit(
+            X, y, sample_weight=np.r_[np.zeros(32), sample_weight[32:]])
     first = X.shape[0] // 2   # partial_fit takes scikit-learn's positional order too
     extra = (np.unique(y),) if kind == "Classifier" else ()
     theirs = getattr(sk, "MLP" + kind)(hidden_layer_sizes=(6,), random_state=1)
@@ -195,13 +198,24 @@ def _continue(estimator, X, y, how):
                 estimator = pickle.loads(pickle.dumps(estimator))
             elif how == "copied":
                 estimator = copy.deepcopy(estimator)
+            elif how == "alpha changed":          # (read at every batch)
+                estimator.set_params(alpha=0.5)
+            elif how == "solver changed, pickled":  # (the kept optimizer goes on)
+                estimator.set_params(solver="sgd" if estimator.solver == "adam" else "adam")
+                estimator = pickle.loads(pickle.dumps(estimator))
+            elif how == "after a failed fit":     # (a fit starts a new optimizer first)
+                with pytest.raises(ValueError, match="validation set is too small"):
+                    estimator.set_params(early_stopping=True).fit(X[:9], y[:9])
+                estimator.set_params(early_stopping=False)
+                estimator.best_loss_ = np.inf   # (left None by the early-stopping fit)
         estimator.partial_fit(X, y)
     return estimator
 
 
 @pytest.mark.parametrize("solver", ["adam", "sgd"])
 @pytest.mark.parametrize("how", ["larger batches", "another dtype", "coefs_ set by hand",
-                                 "pickled", "copied"])
+                                 "pickled", "copied", "alpha changed", "solver changed, pickled",
+                                 "after a failed fit"])
 def test_partial_fit_keeps_the_optimizer_as_scikit_learn(how, solver):
     X, y = DATA["multiclass"]
     params = dict(hidden_layer_sizes=(10,), solver=solver, random_state=2, max_iter=3,
@@ -259,6 +273,20 @@ def test_convergence_warning_and_verbose(capsys):
     with pytest.warns(ConvergenceWarning, match="Maximum iterations \\(3\\)"):
         MLPClassifier(hidden_layer_sizes=(5,), max_iter=3, verbose=True, random_state=0).fit(X, y)
     assert "Iteration 3, loss = " in capsys.readouterr().out
+
+
+def test_pickling_leaves_the_estimator_as_it_was():
+    X, y = DATA["multiclass"]
+    ours, twin = (MLPClassifier(hidden_layer_sizes=(5,), random_state=0) for _ in range(2))
+    for model in (ours, twin):
+        model.partial_fit(X, y, classes=[0, 1, 2])
+    before = dict(vars(ours))
+    pickle.dumps(ours)
+    copy.deepcopy(ours)
+    assert vars(ours).keys() == before.keys() and ours._engine is before["_engine"]
+    ours.partial_fit(X, y)
+    twin.partial_fit(X, y)
+    assert _largest_difference(ours, twin) == 0
 
 
 def test_to_sklearn_predicts_the_same_and_pickles():

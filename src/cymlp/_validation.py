@@ -256,8 +256,6 @@ def _as_matrix_pair(data):
         X, Y = data
     except TypeError:
         return None
-    if isinstance(data, list) and all(isinstance(item, tuple) for item in data):
-        return None   # the paper's [(x, y), (x, y)] (as zip makes them), not (X, Y)
     if sparse.issparse(X):
         return X, Y
     if isinstance(X, np.memmap):
@@ -307,6 +305,19 @@ def _pair_parts(name, data, n_in, n_out):
     return np.stack(xs), np.stack(ys)
 
 
+def _papers_pairs(data, n_in, n_out):
+    """Whether ``data`` is a list of (x, y) tuples, as zip makes them, each x of n_in
+    values and each y a label or n_out values: the paper's form, even where two such
+    pairs also read as (X, Y) of two rows each."""
+    if not isinstance(data, list) or not data:
+        return False
+    try:
+        return all(isinstance(item, tuple) and len(item) == 2 and np.size(item[0]) == n_in
+                   and np.size(item[1]) in (1, n_out) for item in data)
+    except (ValueError, TypeError):  # ragged items
+        return False
+
+
 def split_dataset(name, data, n_in, n_out):
     """``(X, Y)`` as given, from a pair of sequences ``(X, Y)`` or the paper's list of
     ``(x, y)`` pairs, told apart by their shapes: a first item that is rows of
@@ -317,7 +328,7 @@ def split_dataset(name, data, n_in, n_out):
         raise ValueError(f"{_both_forms(name, n_in, n_out)}; got a single {_describe(data)}")
     if isinstance(data, (str, bytes)) or not hasattr(data, "__iter__"):
         raise TypeError(f"{_both_forms(name, n_in, n_out)}; got {_describe(data)}")
-    pair = _as_matrix_pair(data)
+    pair = None if _papers_pairs(data, n_in, n_out) else _as_matrix_pair(data)
     if pair is not None:
         return pair
     if isinstance(data, np.ndarray) or hasattr(data, "columns"):  # one array, a DataFrame

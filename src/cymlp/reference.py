@@ -345,7 +345,7 @@ class ReferenceMLP:
         each batch's taken with the weights before its step, and the mean L2
         penalty (per batch 1/2 alpha ||W||^2, or S lambda / (2 n) ||W||^2;
         summed over the batches, divided by n); with sample weights each batch's
-        weighted cost and penalty times its rows over its weights' sum.
+        weighted cost and alpha's penalty times its rows over its weights' sum.
         """
         n = X.shape[0]
         decay = learning_rate * l2 / n
@@ -360,10 +360,12 @@ class ReferenceMLP:
                 np.take(X, rows, axis=0, out=Xb)
                 np.take(Y, rows, axis=0, out=Yb)
             weights = None if sample_weight is None else sample_weight[rows]
+            if weights is not None and weights.sum() == 0:
+                raise ValueError("the sample weights of a batch sum to zero")
             share = 1.0 if weights is None else (stop - start) / weights.sum()
-            if alpha or l2:
-                scale = 0.5 * alpha if alpha else 0.5 * (stop - start) * l2 / n
-                total_penalty += scale * self.squared_norm() * share
+            if alpha or l2:   # (scikit-learn's alpha term is over the weights' sum)
+                scale = 0.5 * alpha * share if alpha else 0.5 * (stop - start) * l2 / n
+                total_penalty += scale * self.squared_norm()
             total_cost += share * self._step(Xb, Yb, learning_rate, decay, momentum, nesterov,
                                              alpha, solver, (beta_1, beta_2, epsilon), weights)
         return total_cost / n, total_penalty / n

@@ -142,26 +142,32 @@ class _CoreEngine:
     coefs_[l] is (n_in, n_out) Fortran-ordered, so coefs_[l].T is the C-ordered
     (n_out, n_in) weight matrix the core works on. The optimizer's state
     (velocities, Adam's moments and step count) lives in the core's workspace,
-    from epoch to epoch, as scikit-learn's lives in its optimizer object."""
+    from epoch to epoch, as scikit-learn's lives in its optimizer object; ``kept`` is
+    the state() of an earlier engine to go on from (its optimizer, as scikit-learn
+    keeps its optimizer object whatever set_params changed since)."""
 
-    def __init__(self, estimator, batch_size):
+    def __init__(self, estimator, batch_size, kept=None):
         n_layers = len(estimator.coefs_)
         kinds = ([_mlp.ACTIVATIONS[ACTIVATION_NAMES[estimator.activation]]] * (n_layers - 1)
                  + [_mlp.ACTIVATIONS[ACTIVATION_NAMES[estimator.out_activation_]]])
         cost = "quadratic" if estimator.out_activation_ == "identity" else "cross_entropy"
-        momentum = estimator.momentum if estimator.solver == "sgd" else 0.0
-        if estimator.solver == "adam":
-            optimizer = "adam"
+        if kept is not None:
+            self.settings = dict(kept[0])
         else:
-            optimizer = "nesterov" if estimator.nesterovs_momentum and momentum > 0 else "sgd"
+            momentum = estimator.momentum if estimator.solver == "sgd" else 0.0
+            if estimator.solver == "adam":
+                optimizer = "adam"
+            else:
+                optimizer = "nesterov" if estimator.nesterovs_momentum and momentum > 0 else "sgd"
+            self.settings = dict(optimizer=optimizer, momentum=momentum, beta_1=estimator.beta_1,
+                                 beta_2=estimator.beta_2, epsilon=estimator.epsilon)
         rows = min(batch_size, _core.CHUNK)  # the core runs larger batches in chunks
         self.core = _core.NETWORKS[estimator.coefs_[0].dtype](
             [c.T for c in estimator.coefs_], estimator.intercepts_, kinds, slope=0.0,
-            cost=_mlp.COSTS[cost], max_rows=rows, momentum=momentum > 0,
-            adam=optimizer == "adam")
-        self.settings = dict(optimizer=optimizer, momentum=momentum, alpha=estimator.alpha,
-                             beta_1=estimator.beta_1, beta_2=estimator.beta_2,
-                             epsilon=estimator.epsilon)
+            cost=_mlp.COSTS[cost], max_rows=rows, momentum=self.settings["momentum"] > 0,
+            adam=self.settings["optimizer"] == "adam")
+        if kept is not None:
+            self.core.load_optimizer_state(kept[1])
         self.flops_per_row, self.check_every = _mlp._training_work(estimator.coefs_, rows)
         if estimator.n_threads is not None:
             self.n_threads = estimator.n_threads
@@ -188,12 +194,17 @@ class _CoreEngine:
         with threadpool_limits(limits=1, user_api="blas"), CPUS.training():
             yield
 
-    def epoch(self, X, Y, order, batch_size, learning_rate, sample_weight=None):
-        """One epoch (inside running()); returns (mean cost, mean L2 penalty) per example."""
+    def state(self):
+        """What a rebuilt engine goes on from: the optimizer's settings and state."""
+        return dict(self.settings), self.core.optimizer_state()
+
+    def epoch(self, X, Y, order, batch_size, learning_rate, alpha, sample_weight=None):
+        """One epoch (inside running()); returns (mean cost, mean L2 penalty) per example.
+        (alpha, as scikit-learn reads it, is the estimator's at each call.)"""
         cost, penalty = leased_epoch(
             self.core, X, batch_size, self.n_threads, self.flops_per_row, labels=None,
             order=order, learning_rate=learning_rate, targets=Y, check_every=self.check_every,
-            sample_weight=sample_weight, **self.settings)
+            alpha=alpha, sample_weight=sample_weight, **self.settings)
         return cost / X.shape[0], penalty / X.shape[0]
 
 
@@ -315,6 +326,9 @@ class _BaseMLP(BaseEstimator):
         return self
 
     def _fit_stochastic(self, X, y, sample_weight, incremental):
+        if not incremental:   # a new optimizer, even if this fit stops with an error below
+            for name in ("_engine", "_schedule", "_optimizer_state"):
+                self.__dict__.pop(name, None)
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         early_stopping = self.early_stopping
@@ -372,11 +386,9 @@ class _BaseMLP(BaseEstimator):
             self._schedule = _Schedule(self)
             self.__dict__.pop("_optimizer_state", None)
         elif engine is None or not engine.fits(self, batch_size):
-            state = (engine.core.optimizer_state() if engine is not None
-                     else self.__dict__.pop("_optimizer_state", None))
-            self._engine = _CoreEngine(self, _core.CHUNK)
-            if state is not None:
-                self._engine.core.load_optimizer_state(state)
+            kept = engine.state() if engine is not None else self.__dict__.get("_optimizer_state")
+            self._engine = _CoreEngine(self, _core.CHUNK, kept)   # (may raise: nothing lost)
+            self.__dict__.pop("_optimizer_state", None)
 
     def _run_epochs(self, X, y, sample_weight, validation, sample_idx, batch_size, incremental):
         """scikit-learn's epoch loop: shuffle, train, record, check convergence
@@ -391,7 +403,8 @@ class _BaseMLP(BaseEstimator):
                 else:
                     order = None
                 cost, penalty = self._engine.epoch(X, y, order, batch_size,
-                                                   self._schedule.learning_rate, sample_weight)
+                                                   self._schedule.learning_rate, self.alpha,
+                                                   sample_weight)
                 if self.out_activation_ == "identity":  # scikit-learn's mean over the outputs
                     cost /= self.n_outputs_
                 self.n_iter_ += 1
@@ -509,10 +522,10 @@ class _BaseMLP(BaseEstimator):
         return torch_sequential([c.T for c in self.coefs_], self.intercepts_, kinds)
 
     def __getstate__(self):
-        state = super().__getstate__()
+        state = dict(super().__getstate__())   # (not this estimator's own __dict__)
         engine = state.pop("_engine", None)  # (the core is rebuilt on the next partial_fit)
         if engine is not None:
-            state["_optimizer_state"] = engine.core.optimizer_state()
+            state["_optimizer_state"] = engine.state()
         return state
 
     def __sklearn_tags__(self):
