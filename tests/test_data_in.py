@@ -81,6 +81,19 @@ def test_pairs_and_sequences_are_told_apart_with_a_message_naming_both():
         MLP(SIZES).train((X, y[:-1]))
 
 
+class _Tensor:
+    """A NumPy-convertible array type whose size is a method, as torch.Tensor's is."""
+
+    def __init__(self, values):
+        self.values = np.asarray(values)
+
+    def __array__(self, dtype=None, copy=None):
+        return self.values if dtype is None else self.values.astype(dtype)
+
+    def size(self):
+        return self.values.shape
+
+
 def test_two_pairs_of_equal_widths_are_the_papers_pairs():
     # [(x0, y0), (x1, y1)] with x and y of one width also reads as (X, Y) of two rows
     # each: the paper's list of tuples (as zip makes them) is taken as pairs
@@ -93,6 +106,11 @@ def test_two_pairs_of_equal_widths_are_the_papers_pairs():
     nets[1].train((X, Y), batch_size=2, learning_rate=1.0, epochs=3, verbose=False)
     _same(*nets)
     assert nets[0].evaluate(pairs).correct == nets[1].evaluate((X, Y)).correct
+    tensors = [(_Tensor(x), _Tensor(y)) for x, y in pairs]   # (as torch's, size is a method)
+    assert nets[0].evaluate(tensors).correct == nets[0].evaluate(pairs).correct
+    tensor_net = MLP(sizes, seed=0)
+    tensor_net.train(tensors, batch_size=2, learning_rate=1.0, epochs=3, verbose=False)
+    _same(tensor_net, nets[1])
     rows = tuple(map(tuple, X))   # (X, y) as a list of two tuples that are not (x, y) pairs
     assert nets[0].evaluate([rows, (2, 0)]).correct == nets[0].evaluate((X, [2, 0])).correct
 

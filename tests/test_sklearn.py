@@ -203,10 +203,11 @@ def _continue(estimator, X, y, how):
             elif how == "solver changed, pickled":  # (the kept optimizer goes on)
                 estimator.set_params(solver="sgd" if estimator.solver == "adam" else "adam")
                 estimator = pickle.loads(pickle.dumps(estimator))
-            elif how == "after a failed fit":     # (a fit starts a new optimizer first)
-                with pytest.raises(ValueError, match="validation set is too small"):
+            elif how == "after a failed fit":     # (a fit starts a new optimizer first,
+                with pytest.raises(ValueError, match="validation set is too small"):  # kept)
                     estimator.set_params(early_stopping=True).fit(X[:9], y[:9])
-                estimator.set_params(early_stopping=False)
+                estimator.set_params(early_stopping=False, learning_rate_init=0.2,
+                                     solver="sgd" if estimator.solver == "adam" else "adam")
                 estimator.best_loss_ = np.inf   # (left None by the early-stopping fit)
         estimator.partial_fit(X, y)
     return estimator

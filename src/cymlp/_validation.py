@@ -312,9 +312,10 @@ def _papers_pairs(data, n_in, n_out):
     if not isinstance(data, list) or not data:
         return False
     try:
-        return all(isinstance(item, tuple) and len(item) == 2 and np.size(item[0]) == n_in
-                   and np.size(item[1]) in (1, n_out) for item in data)
-    except (ValueError, TypeError):  # ragged items
+        return all(isinstance(item, tuple) and len(item) == 2
+                   and np.asarray(item[0]).size == n_in
+                   and np.asarray(item[1]).size in (1, n_out) for item in data)
+    except (ValueError, TypeError, RuntimeError):  # ragged items, tensors that need grad
         return False
 
 

@@ -151,22 +151,13 @@ class _CoreEngine:
         kinds = ([_mlp.ACTIVATIONS[ACTIVATION_NAMES[estimator.activation]]] * (n_layers - 1)
                  + [_mlp.ACTIVATIONS[ACTIVATION_NAMES[estimator.out_activation_]]])
         cost = "quadratic" if estimator.out_activation_ == "identity" else "cross_entropy"
-        if kept is not None:
-            self.settings = dict(kept[0])
-        else:
-            momentum = estimator.momentum if estimator.solver == "sgd" else 0.0
-            if estimator.solver == "adam":
-                optimizer = "adam"
-            else:
-                optimizer = "nesterov" if estimator.nesterovs_momentum and momentum > 0 else "sgd"
-            self.settings = dict(optimizer=optimizer, momentum=momentum, beta_1=estimator.beta_1,
-                                 beta_2=estimator.beta_2, epsilon=estimator.epsilon)
+        self.settings = dict(kept[0] if kept is not None else self.settings_of(estimator))
         rows = min(batch_size, _core.CHUNK)  # the core runs larger batches in chunks
         self.core = _core.NETWORKS[estimator.coefs_[0].dtype](
             [c.T for c in estimator.coefs_], estimator.intercepts_, kinds, slope=0.0,
             cost=_mlp.COSTS[cost], max_rows=rows, momentum=self.settings["momentum"] > 0,
             adam=self.settings["optimizer"] == "adam")
-        if kept is not None:
+        if kept is not None and kept[1] is not None:
             self.core.load_optimizer_state(kept[1])
         self.flops_per_row, self.check_every = _mlp._training_work(estimator.coefs_, rows)
         if estimator.n_threads is not None:
@@ -193,6 +184,18 @@ class _CoreEngine:
         BLAS stays at one, and the process's CPUs are shared with its other trainings."""
         with threadpool_limits(limits=1, user_api="blas"), CPUS.training():
             yield
+
+    @staticmethod
+    def settings_of(estimator):
+        """The optimizer's settings (train_epoch's keywords) as the estimator's parameters
+        say now."""
+        momentum = estimator.momentum if estimator.solver == "sgd" else 0.0
+        if estimator.solver == "adam":
+            optimizer = "adam"
+        else:
+            optimizer = "nesterov" if estimator.nesterovs_momentum and momentum > 0 else "sgd"
+        return dict(optimizer=optimizer, momentum=momentum, beta_1=estimator.beta_1,
+                    beta_2=estimator.beta_2, epsilon=estimator.epsilon)
 
     def state(self):
         """What a rebuilt engine goes on from: the optimizer's settings and state."""
@@ -326,9 +329,8 @@ class _BaseMLP(BaseEstimator):
         return self
 
     def _fit_stochastic(self, X, y, sample_weight, incremental):
-        if not incremental:   # a new optimizer, even if this fit stops with an error below
-            for name in ("_engine", "_schedule", "_optimizer_state"):
-                self.__dict__.pop(name, None)
+        if not incremental:   # a new optimizer, before anything below can fail
+            self._new_optimizer()
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         early_stopping = self.early_stopping
@@ -379,16 +381,21 @@ class _BaseMLP(BaseEstimator):
         Adam's moments and steps, the step size) between partial_fit calls, in pickles
         too. A kept engine that no longer fits (a larger batch, parameters set by hand
         or of another dtype) is rebuilt with its optimizer's state."""
+        if incremental and not hasattr(self, "_schedule"):   # the first partial_fit
+            self._new_optimizer()
         engine = getattr(self, "_engine", None)
-        if not incremental or not hasattr(self, "_schedule"):
-            # (partial_fit's batches may grow from call to call: room for the largest)
-            self._engine = _CoreEngine(self, _core.CHUNK if incremental else batch_size)
-            self._schedule = _Schedule(self)
-            self.__dict__.pop("_optimizer_state", None)
-        elif engine is None or not engine.fits(self, batch_size):
+        if engine is None or not engine.fits(self, batch_size):
             kept = engine.state() if engine is not None else self.__dict__.get("_optimizer_state")
-            self._engine = _CoreEngine(self, _core.CHUNK, kept)   # (may raise: nothing lost)
-            self.__dict__.pop("_optimizer_state", None)
+            # (partial_fit's batches may grow from call to call: room for the largest)
+            self._engine = _CoreEngine(self, _core.CHUNK if incremental else batch_size, kept)
+            self.__dict__.pop("_optimizer_state", None)   # (once built: nothing lost if not)
+
+    def _new_optimizer(self):
+        """scikit-learn's new optimizer object: its settings as the parameters are now, no
+        state yet (the engine that carries them is built when the batch size is known)."""
+        self.__dict__.pop("_engine", None)
+        self._schedule = _Schedule(self)
+        self._optimizer_state = (_CoreEngine.settings_of(self), None)
 
     def _run_epochs(self, X, y, sample_weight, validation, sample_idx, batch_size, incremental):
         """scikit-learn's epoch loop: shuffle, train, record, check convergence
