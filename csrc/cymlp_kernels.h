@@ -171,6 +171,83 @@ CYMLP_COMBINE_BODY(cymlp_combine_wide_f, float, cymlp_v8f, 8, CYMLP_AVX_STAGES)
 #define CYMLP_AVX
 #endif
 
+#ifdef CYMLP_X86_AVX_DISPATCH
+#include <immintrin.h>
+#define CYMLP_AVX512 __attribute__((target("avx512f")))
+
+/* AVX-512: 64-byte vectors, up to 24 of 32 registers of sums a pass (as even as can be),
+ * the pass's last vector masked to the outputs left, so that n outputs take one walk
+ * over the entries per 24 vectors, remainder included (100 doubles: 13 vectors, one
+ * pass). S is the intrinsics' suffix (pd, ps), MASK their mask type. */
+#define CYMLP_AVX512_PASS(T, V, S, MASK, LANES, BLOCK)                                 \
+    case BLOCK: {                                                                      \
+        V acc[BLOCK];                                                                  \
+        for (k = 0; k < (BLOCK); k++)                                                  \
+            acc[k] = add ? _mm512_maskz_loadu_##S(k < (BLOCK) - 1 ? (MASK)-1 : last,   \
+                                                  out + u + k * (LANES))               \
+                         : _mm512_setzero_##S();                                       \
+        for (e = 0; e < count; e++) {                                                  \
+            const T *m = M + rows[e] * ld + u;                                         \
+            const char *ahead = (const char *)(M + rows[CYMLP_AHEAD(e)] * ld + u);     \
+            V v = _mm512_set1_##S(coef[e]);                                            \
+            for (k = 0; k < (BLOCK); k++)                                              \
+                __builtin_prefetch(ahead + 64 * k);                                    \
+            for (k = 0; k < (BLOCK) - 1; k++)                                          \
+                acc[k] = _mm512_add_##S(acc[k], _mm512_mul_##S(                        \
+                    v, _mm512_loadu_##S(m + k * (LANES))));                            \
+            acc[k] = _mm512_add_##S(acc[k], _mm512_mul_##S(                            \
+                v, _mm512_maskz_loadu_##S(last, m + k * (LANES))));                    \
+        }                                                                              \
+        for (k = 0; k < (BLOCK) - 1; k++)                                              \
+            _mm512_storeu_##S(out + u + k * (LANES), acc[k]);                          \
+        _mm512_mask_storeu_##S(out + u + k * (LANES), last, acc[k]);                   \
+        break;                                                                         \
+    }
+
+#define CYMLP_AVX512_BODY(NAME, T, V, S, MASK, LANES)                                  \
+    static CYMLP_AVX512 void NAME(const T *M, ptrdiff_t ld, int n, const int *rows,    \
+                                  const T *coef, int count, T *out, int add)           \
+    {                                                                                  \
+        int u = 0, e, k, vectors, block, width;                                        \
+        MASK last;                                                                     \
+        while (u < n) {                                                                \
+            vectors = (n - u + (LANES) - 1) / (LANES);                                 \
+            block = (vectors + (vectors + 23) / 24 - 1) / ((vectors + 23) / 24);       \
+            width = block * (LANES) < n - u ? block * (LANES) : n - u;                 \
+            last = (MASK)((MASK)-1 >> (block * (LANES) - width));                      \
+            switch (block) {                                                           \
+                CYMLP_AVX512_PASS(T, V, S, MASK, LANES, 24)                            \
+                CYMLP_AVX512_PASS(T, V, S, MASK, LANES, 23)                            \
+                CYMLP_AVX512_PASS(T, V, S, MASK, LANES, 22)                            \
+                CYMLP_AVX512_PASS(T, V, S, MASK, LANES, 21)                            \
+                CYMLP_AVX512_PASS(T, V, S, MASK, LANES, 20)                            \
+                CYMLP_AVX512_PASS(T, V, S, MASK, LANES, 19)                            \
+                CYMLP_AVX512_PASS(T, V, S, MASK, LANES, 18)                            \
+                CYMLP_AVX512_PASS(T, V, S, MASK, LANES, 17)                            \
+                CYMLP_AVX512_PASS(T, V, S, MASK, LANES, 16)                            \
+                CYMLP_AVX512_PASS(T, V, S, MASK, LANES, 15)                            \
+                CYMLP_AVX512_PASS(T, V, S, MASK, LANES, 14)                            \
+                CYMLP_AVX512_PASS(T, V, S, MASK, LANES, 13)                            \
+                CYMLP_AVX512_PASS(T, V, S, MASK, LANES, 12)                            \
+                CYMLP_AVX512_PASS(T, V, S, MASK, LANES, 11)                            \
+                CYMLP_AVX512_PASS(T, V, S, MASK, LANES, 10)                            \
+                CYMLP_AVX512_PASS(T, V, S, MASK, LANES, 9)                             \
+                CYMLP_AVX512_PASS(T, V, S, MASK, LANES, 8)                             \
+                CYMLP_AVX512_PASS(T, V, S, MASK, LANES, 7)                             \
+                CYMLP_AVX512_PASS(T, V, S, MASK, LANES, 6)                             \
+                CYMLP_AVX512_PASS(T, V, S, MASK, LANES, 5)                             \
+                CYMLP_AVX512_PASS(T, V, S, MASK, LANES, 4)                             \
+                CYMLP_AVX512_PASS(T, V, S, MASK, LANES, 3)                             \
+                CYMLP_AVX512_PASS(T, V, S, MASK, LANES, 2)                             \
+                CYMLP_AVX512_PASS(T, V, S, MASK, LANES, 1)                             \
+            }                                                                          \
+            u += width;                                                                \
+        }                                                                              \
+    }
+CYMLP_AVX512_BODY(cymlp_combine_avx512_d, double, __m512d, pd, __mmask8, 8)
+CYMLP_AVX512_BODY(cymlp_combine_avx512_f, float, __m512, ps, __mmask16, 16)
+#endif
+
 /* Each kernel for AVX, and its entry point choosing between that and the baseline */
 #define CYMLP_DISPATCH(NAME, BASE, WIDE, PARAMS, ARGS)                                  \
     static CYMLP_AVX void NAME##_avx PARAMS { WIDE ARGS; }                             \
@@ -182,16 +259,46 @@ CYMLP_COMBINE_BODY(cymlp_combine_wide_f, float, cymlp_v8f, 8, CYMLP_AVX_STAGES)
             BASE ARGS;                                                                 \
     }
 
-static int cymlp_has_avx = 0;
+static int cymlp_has_avx = 0, cymlp_has_avx512 = 0;
 
-CYMLP_DISPATCH(cymlp_combine_d, cymlp_combine_base_d, cymlp_combine_wide_d,
+/* The outputs a forward pass takes of a row of WT at a time, in bytes (a tile of units
+ * whose columns of WT stay in the cache for all of a block's rows): the sums of one
+ * pass over the entries, at least */
+static int cymlp_combine_tile = 384;
+
+CYMLP_DISPATCH(cymlp_combine_below512_d, cymlp_combine_base_d, cymlp_combine_wide_d,
                (const double *M, ptrdiff_t ld, int n, const int *rows, const double *coef,
                 int count, double *out, int add),
                (M, ld, n, rows, coef, count, out, add))
-CYMLP_DISPATCH(cymlp_combine_f, cymlp_combine_base_f, cymlp_combine_wide_f,
+CYMLP_DISPATCH(cymlp_combine_below512_f, cymlp_combine_base_f, cymlp_combine_wide_f,
                (const float *M, ptrdiff_t ld, int n, const int *rows, const float *coef,
                 int count, float *out, int add),
                (M, ld, n, rows, coef, count, out, add))
+
+#ifdef CYMLP_X86_AVX_DISPATCH
+#define CYMLP_IF_AVX512(CALL)                                                          \
+    if (cymlp_has_avx512) {                                                            \
+        CALL;                                                                          \
+        return;                                                                        \
+    }
+#else
+#define CYMLP_IF_AVX512(CALL)
+#endif
+
+/* The combine kernel: the AVX-512 build, else AVX, else the baseline */
+static void cymlp_combine_d(const double *M, ptrdiff_t ld, int n, const int *rows,
+                            const double *coef, int count, double *out, int add)
+{
+    CYMLP_IF_AVX512(cymlp_combine_avx512_d(M, ld, n, rows, coef, count, out, add));
+    cymlp_combine_below512_d(M, ld, n, rows, coef, count, out, add);
+}
+
+static void cymlp_combine_f(const float *M, ptrdiff_t ld, int n, const int *rows,
+                            const float *coef, int count, float *out, int add)
+{
+    CYMLP_IF_AVX512(cymlp_combine_avx512_f(M, ld, n, rows, coef, count, out, add));
+    cymlp_combine_below512_f(M, ld, n, rows, coef, count, out, add);
+}
 CYMLP_DISPATCH(cymlp_adam_d, cymlp_adam_body_d, cymlp_adam_body_d,
                (double *W, double *V, double *M2, const double *G, ptrdiff_t count,
                 double l2, double size, double rate, double beta_1, double beta_2,
@@ -265,7 +372,6 @@ CYMLP_LIST_PIXELS_BODY(cymlp_list_pixels_base_d, double)
 CYMLP_LIST_PIXELS_BODY(cymlp_list_pixels_base_f, float)
 
 #ifdef CYMLP_X86_AVX_DISPATCH
-#include <immintrin.h>
 #define CYMLP_AVX2 __attribute__((target("avx2")))
 
 static int cymlp_has_avx2 = 0;
@@ -421,19 +527,21 @@ static int cymlp_list_pixels_f(const unsigned char *p, int n_in, float *values, 
     return cymlp_list_pixels_base_f(p, 0, n_in, values, cols, 0);
 }
 
-/* Call at import, and never while a kernel runs: the AVX builds where the CPU has AVX
- * and allow_avx is set, else the baseline. Returns whether AVX is used. */
-static int cymlp_kernels_init(int allow_avx)
+/* Call at import, and never while a kernel runs: the builds for the CPU's vectors up to
+ * `level` (0: the baseline, 1: AVX and AVX2, 2: AVX-512 too). Returns the level used. */
+static int cymlp_kernels_init(int level)
 {
 #ifdef CYMLP_X86_AVX_DISPATCH
     __builtin_cpu_init();
-    cymlp_has_avx = allow_avx && __builtin_cpu_supports("avx");
-    cymlp_has_avx2 = allow_avx && __builtin_cpu_supports("avx2");
+    cymlp_has_avx = level >= 1 && __builtin_cpu_supports("avx");
+    cymlp_has_avx2 = level >= 1 && __builtin_cpu_supports("avx2");
+    cymlp_has_avx512 = level >= 2 && cymlp_has_avx2 && __builtin_cpu_supports("avx512f");
+    cymlp_combine_tile = cymlp_has_avx512 ? 24 * 64 : 384;
     cymlp_lists_init();
 #else
-    (void)allow_avx;
+    (void)level;
 #endif
-    return cymlp_has_avx;
+    return cymlp_has_avx512 ? 2 : cymlp_has_avx;
 }
 
 

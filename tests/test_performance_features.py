@@ -2,6 +2,7 @@
 
 import copy
 import gzip
+import platform
 import sys
 import threading
 import time
@@ -488,21 +489,27 @@ def test_a_batch_of_two_chunks_with_columns_zero_in_one_of_them_matches_the_refe
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("width", [7, 45, 64, 100, 105, 230])
-def test_the_baseline_and_avx_kernels_give_the_same_bits(dtype, width):
-    """csrc/cymlp_kernels.h is built for SSE2 and for AVX, with the same operations in the
-    same order: an epoch of the sparse first layer, with Adam and with plain SGD, is
-    bitwise the same on both, for first layers of `width` units: the AVX build's passes
-    of 1 to 13 vectors and both builds' remainders (230 doubles: 12 + 12 + 11 + 11 + 11
-    vectors and 2 values; 105 floats: 13 vectors and 1 value)."""
+@pytest.mark.parametrize("width", [7, 45, 64, 100, 105, 230, 400])
+def test_every_build_of_the_kernels_gives_the_same_bits(dtype, width):
+    """csrc/cymlp_kernels.h is built for SSE2, for AVX and for AVX-512, with the same
+    operations in the same order: an epoch of the sparse first layer, with Adam and with
+    plain SGD, is bitwise the same on each build this CPU runs, for first layers of
+    `width` units: the AVX build's passes of 1 to 13 vectors and remainders (230 doubles:
+    12 + 12 + 11 + 11 + 11 vectors and 2 values; 105 floats: 13 vectors and 1 value), the
+    AVX-512 build's passes of 1 to 24 vectors with a masked last one (400 doubles: 25 +
+    25 vectors, in forward tiles of 192 + 208; 105 floats: 7 vectors, 9 lanes of the
+    last)."""
     sizes = [90, width, 7, 3]
     X8, y = pixel_problem(sizes, 300, seed=8)
     X = scale(X8).astype(dtype)
     results = {}
     try:
-        for avx in (False, True):
-            if not _core._use_avx(avx):
-                assert not avx or not sys.platform.startswith("linux") or not _has_avx()
+        for level in (0, 1, 2):
+            used = _core._kernel_level(level)
+            if sys.platform.startswith("linux") and platform.machine() == "x86_64":
+                assert used == min(level, _widest_vectors())
+            if used != level:
+                continue
             for optimizer in ("sgd", "adam"):
                 net = MLP(sizes, seed=2, dtype=dtype, activation="relu", cost="cross_entropy",
                           output_activation="softmax")
@@ -511,18 +518,24 @@ def test_the_baseline_and_avx_kernels_give_the_same_bits(dtype, width):
                 core.train_epoch(X, y, order, batch_size=20, learning_rate=0.05,
                                  optimizer=optimizer, alpha=1e-3 if optimizer == "adam" else 0.0,
                                  n_threads=2)
-                results[avx, optimizer] = net.weights + net.biases
+                results[level, optimizer] = net.weights + net.biases
     finally:
-        _core._use_avx(True)
+        _core._kernel_level(2)
+    levels = sorted({level for level, _ in results})
     for optimizer in ("sgd", "adam"):
-        for a, b in zip(results[False, optimizer], results[True, optimizer]):
-            np.testing.assert_array_equal(a, b)
+        for level in levels[1:]:
+            for a, b in zip(results[0, optimizer], results[level, optimizer]):
+                np.testing.assert_array_equal(a, b)
 
 
-def _has_avx():
-    """Whether this CPU has AVX (Linux: /proc/cpuinfo's flags)."""
+def _widest_vectors():
+    """2 if this CPU has AVX-512 (with AVX2), 1 if AVX, else 0 (Linux: /proc/cpuinfo's
+    flags)."""
     with open("/proc/cpuinfo") as f:
-        return any(line.startswith("flags") and " avx " in line + " " for line in f)
+        flags = next(line for line in f if line.startswith("flags")).split()
+    if "avx512f" in flags and "avx2" in flags:
+        return 2
+    return int("avx" in flags)
 
 
 WIDE_NETS = [[520, 512, 24, 5], [40, 520, 512, 3], [600, 448, 6]]  # a layer of >= _core.WIDE weights
