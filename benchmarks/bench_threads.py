@@ -28,6 +28,8 @@ parser.add_argument("--repeats", type=int, default=7)
 parser.add_argument("--rows", type=int, default=60000)
 parser.add_argument("--uint8", action="store_true", help="uint8 pixels as input")
 parser.add_argument("--data", default=os.environ.get("CYMLP_DATA"))
+parser.add_argument("--narrower-kernels", action="store_true",
+                    help="also cymlp float64 with the C kernels built for AVX, not AVX-512")
 args = parser.parse_args()
 
 from cymlp._threads import usable_cores  # noqa: E402
@@ -48,6 +50,9 @@ contenders = {}
 for t in threads:
     contenders[f"cymlp float64, {t} thread(s)"] = Cymlp(sizes, X64, y, S, t).epoch
     contenders[f"cymlp float32, {t} thread(s)"] = Cymlp(sizes, X32, y, S, t, np.float32).epoch
+if args.narrower_kernels:
+    for t in (1, 2):
+        contenders[f"cymlp float64 AVX, {t} thread(s)"] = Cymlp(sizes, X64, y, S, t, kernels=1).epoch
 X_ref = (X8 * (1 / 255)).astype(np.float64)
 for t in (1, 2):
     contenders[f"NumPy reference, {t} BLAS thread(s)"] = NumPyReference(sizes, X_ref, y, S, t).epoch
@@ -68,6 +73,10 @@ if 2 in threads:
 for t in threads:
     print(f"  float32 over float64, {t} thread(s):       "
           f"{ratio(f'cymlp float32, {t} thread(s)', f'cymlp float64, {t} thread(s)'):.2f}x  (goal about 2)")
+if args.narrower_kernels:
+    for t in (1, 2):
+        print(f"  float64 {t} thread(s), widest kernels over AVX's: "
+              f"{ratio(f'cymlp float64, {t} thread(s)', f'cymlp float64 AVX, {t} thread(s)'):.2f}x")
 cores = usable_cores()
 for t in threads:
     if t > cores and cores in threads:

@@ -10,12 +10,15 @@ from cymlp._threads import CPUS
 
 class Cymlp:
     """The compiled core as MLP.train drives it (BLAS at one thread, CPUs leased,
-    here for a whole epoch at a time), with at most ``threads`` threads."""
+    here for a whole epoch at a time), with at most ``threads`` threads; its C kernels
+    built for vectors up to ``kernels`` (_core._kernel_level: 2 the widest the CPU has)."""
 
-    def __init__(self, sizes, X, y, batch_size, threads, dtype=np.float64, learning_rate=0.2):
+    def __init__(self, sizes, X, y, batch_size, threads, dtype=np.float64, learning_rate=0.2,
+                 kernels=2):
         self.net = MLP(sizes, seed=0, dtype=dtype)
         self.core = self.net._network(min(batch_size, _core.CHUNK))
         self.X, self.y, self.S, self.threads, self.lr = X, y, batch_size, threads, learning_rate
+        self.kernels = kernels
 
     def epoch(self, seed):
         self.train(np.random.default_rng(seed).permutation(self.X.shape[0]))
@@ -23,6 +26,7 @@ class Cymlp:
     def train(self, order):
         """One epoch over the rows of X in this order."""
         order = np.asarray(order, dtype=np.intp)
+        _core._kernel_level(self.kernels)
         with threadpool_limits(limits=1, user_api="blas"), CPUS.training(), \
                 CPUS.lease(self.threads) as cpus:
             self.core.train_epoch(self.X, self.y, order, batch_size=self.S,
