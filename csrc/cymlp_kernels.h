@@ -16,9 +16,9 @@
  * -0.0 is zero; or from uint8 pixels, scaled by 1/255).
  *
  * With GCC or Clang on x86-64 Linux each is compiled twice, for the baseline (SSE2) and for
- * AVX (the lists: AVX2), and cymlp_kernels_init picks one per CPU: both do the same
- * multiplications and additions in the same order (no FMA), so every CPU gets the
- * same result, bit for bit.
+ * AVX (the lists: AVX2), the combine kernel also for AVX-512, and cymlp_kernels_init picks
+ * one per CPU: all do the same multiplications and additions in the same order (no FMA),
+ * so every CPU gets the same result, bit for bit.
  */
 #ifndef CYMLP_KERNELS_H
 #define CYMLP_KERNELS_H
@@ -261,9 +261,9 @@ CYMLP_AVX512_BODY(cymlp_combine_avx512_f, float, __m512, ps, __mmask16, 16)
 
 static int cymlp_has_avx = 0, cymlp_has_avx512 = 0;
 
-/* The outputs a forward pass takes of a row of WT at a time, in bytes (a tile of units
- * whose columns of WT stay in the cache for all of a block's rows): the sums of one
- * pass over the entries, at least */
+/* The bytes of a row of WT that a forward pass takes at a time (a tile of units whose
+ * columns of WT stay in the cache for all of a block's rows): 12 AVX registers of sums,
+ * or 24 of AVX-512's (cymlp_kernels_init) */
 static int cymlp_combine_tile = 384;
 
 CYMLP_DISPATCH(cymlp_combine_below512_d, cymlp_combine_base_d, cymlp_combine_wide_d,
@@ -299,6 +299,7 @@ static void cymlp_combine_f(const float *M, ptrdiff_t ld, int n, const int *rows
     CYMLP_IF_AVX512(cymlp_combine_avx512_f(M, ld, n, rows, coef, count, out, add));
     cymlp_combine_below512_f(M, ld, n, rows, coef, count, out, add);
 }
+
 CYMLP_DISPATCH(cymlp_adam_d, cymlp_adam_body_d, cymlp_adam_body_d,
                (double *W, double *V, double *M2, const double *G, ptrdiff_t count,
                 double l2, double size, double rate, double beta_1, double beta_2,
