@@ -496,9 +496,9 @@ def test_every_build_of_the_kernels_gives_the_same_bits(dtype, width):
     plain SGD, is bitwise the same on each build this CPU runs, for first layers of
     `width` units: the AVX build's passes of 1 to 13 vectors and remainders (230 doubles:
     12 + 12 + 11 + 11 + 11 vectors and 2 values; 105 floats: 13 vectors and 1 value), the
-    AVX-512 build's passes of 1 to 24 vectors with a masked last one (400 doubles: 25 +
-    25 vectors, in forward tiles of 192 + 208; 105 floats: 7 vectors, 9 lanes of the
-    last)."""
+    AVX-512 build's passes of 1 to 24 vectors with a masked last one (400 doubles: a
+    gradient of 17 + 17 + 16 vectors, forward tiles of 24 and 13 + 13 vectors; 105
+    floats: 7 vectors, 9 lanes of the last)."""
     sizes = [90, width, 7, 3]
     X8, y = pixel_problem(sizes, 300, seed=8)
     X = scale(X8).astype(dtype)
