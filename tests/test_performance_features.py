@@ -538,7 +538,9 @@ def _widest_vectors():
     return int("avx" in flags)
 
 
-WIDE_NETS = [[520, 512, 24, 5], [40, 520, 512, 3], [600, 448, 6]]  # a layer of >= _core.WIDE weights
+# each with a layer of >= _core.WIDE weights; the last one's first layer is not a whole number
+# of cache lines wide (its transposed rows are padded)
+WIDE_NETS = [[520, 512, 24, 5], [40, 520, 512, 3], [600, 442, 6]]
 WIDE_OPTIONS = {  # MLP.train options, ReferenceMLP.train_epoch options
     "sgd": (dict(), dict()),
     "momentum + l2": (dict(momentum=0.8, l2=3.0), dict(momentum=0.8, l2=3.0)),
@@ -576,6 +578,26 @@ def test_a_wide_network_trained_a_layer_at_a_time_matches_the_reference(sizes, o
                                         37, 0.05, **reference)) for _ in range(2)]
         assert max_abs_error(net.weights + net.biases, start[0] + start[1]) < 1e-9
         np.testing.assert_allclose(history.train_loss, losses, rtol=1e-9)
+
+
+
+@pytest.mark.parametrize("optimizer", WIDE_OPTIONS)
+def test_a_wide_sparse_first_layer_of_padded_rows_matches_the_reference(optimizer):
+    """Sparse batches only, a layer at a time on 2 threads, and a first layer of 442 units,
+    whose transposed rows (and copied deltas) are padded to 448: the reference's epoch."""
+    sizes = [600, 442, 6]
+    X8, y = pixel_problem(sizes, 120, seed=3)
+    X = scale(X8)
+    net = MLP(sizes, seed=5, init="xavier")
+    start = [w.copy() for w in net.weights], [b.copy() for b in net.biases]
+    generator = copy.deepcopy(net._rng)
+    train, reference = WIDE_OPTIONS[optimizer]
+    net.train((X, y), batch_size=30, learning_rate=0.1, epochs=1, verbose=False, n_threads=2,
+              **train)
+    model = ref.ReferenceMLP(*start, 30, options_of(net))
+    model.train_epoch(X, ref.one_hot(y, sizes[-1]), generator.permutation(len(y)), 30, 0.1,
+                      **reference)
+    assert max_abs_error(net.weights + net.biases, start[0] + start[1]) < 1e-9
 
 
 def test_a_wide_regression_with_adam_over_two_chunks_matches_the_reference():
