@@ -2,12 +2,13 @@
  *
  * cymlp_combine_d / _f: the sparse first layer's one kernel, a combination of rows,
  *
- *     out[u] (+)= sum over e < count of coef[e] * M[rows[e] * ld + u],   u < n,
+ *     out[u] (+)= sum over s < segments and e < count[s] of
+ *                 coef[s][e] * M[rows[s][e] * ld + u],          u < n,
  *
- * summed in the order of e. The forward pass takes it with M = WT and a row's
- * non-zero inputs (Z[i] = sum x_ij WT[j]); the gradient with M = D and a column's
- * (GT[j] = sum x_ij D[i]). Outputs are kept in registers, a block at a time, across
- * all the entries.
+ * summed in the order of s, then e. The forward pass takes it with M = WT
+ * and a row's non-zero inputs (Z[i] = sum x_ij WT[j]: one segment); the gradient with
+ * M = D and a column's (GT[j] = sum x_ij D[i]: a segment per row block). Outputs are
+ * kept in registers, a block at a time, across all the entries.
  *
  * cymlp_adam_d / _f: Adam's step (scikit-learn's AdamOptimizer) on count parameters.
  *
@@ -50,7 +51,7 @@ typedef float cymlp_v8f __attribute__((vector_size(32), aligned(4)));
 
 /* The entry whose row of M is fetched into the cache while entry e is combined (rows
  * are random, so the hardware cannot foresee them) */
-#define CYMLP_AHEAD(e) ((e) + 8 < count ? (e) + 8 : (e))
+#define CYMLP_AHEAD(e, count) ((e) + 8 < (count) ? (e) + 8 : (e))
 
 /* PASS: the BLOCK vectors of outputs from u on, their sums held in registers across
  * all the entries; then u moves past them */
@@ -59,10 +60,12 @@ typedef float cymlp_v8f __attribute__((vector_size(32), aligned(4)));
         V acc[BLOCK];                                                                  \
         for (k = 0; k < (BLOCK); k++)                                                  \
             acc[k] = add ? *(const V *)(out + u + k * (LANES)) : (V){0};               \
-        for (e = 0; e < count; e++) {                                                  \
-            const T *m = M + rows[e] * ld + u;                                         \
-            const char *ahead = (const char *)(M + rows[CYMLP_AHEAD(e)] * ld + u);     \
-            V v = coef[e] - (V){0};   /* a broadcast (x - 0 is x, -0.0 too) */         \
+        for (s = 0; s < segments; s++)                                                 \
+        for (e = 0; e < count[s]; e++) {                                               \
+            const T *m = M + rows[s][e] * ld + u;                                      \
+            const char *ahead =                                                        \
+                (const char *)(M + rows[s][CYMLP_AHEAD(e, count[s])] * ld + u);        \
+            V v = coef[s][e] - (V){0};   /* a broadcast (x - 0 is x, -0.0 too) */      \
             for (k = 0; k < (int)((BLOCK) * (LANES) * sizeof(T)); k += 64)             \
                 __builtin_prefetch(ahead + k);                                         \
             for (k = 0; k < (BLOCK); k++)                                              \
@@ -83,16 +86,17 @@ typedef float cymlp_v8f __attribute__((vector_size(32), aligned(4)));
  * at a time */
 #define CYMLP_COMBINE_BODY(NAME, T, V, LANES, STAGES)                                  \
     static CYMLP_ALWAYS_INLINE void NAME(                                              \
-        const T *M, ptrdiff_t ld, int n, const int *rows, const T *coef, int count,    \
-        T *out, int add)                                                               \
+        const T *M, ptrdiff_t ld, int n, int segments, const int *const *rows,         \
+        const T *const *coef, const int *count, T *out, int add)                       \
     {                                                                                  \
-        int u = 0, e, k;                                                               \
+        int u = 0, s, e, k;                                                            \
         STAGES(T, V, LANES)                                                            \
         for (; u < n; u++) {                                                           \
-            T s = add ? out[u] : 0;                                                    \
-            for (e = 0; e < count; e++)                                                \
-                s += coef[e] * M[rows[e] * ld + u];                                    \
-            out[u] = s;                                                                \
+            T sum = add ? out[u] : 0;                                                  \
+            for (s = 0; s < segments; s++)                                             \
+                for (e = 0; e < count[s]; e++)                                         \
+                    sum += coef[s][e] * M[rows[s][e] * ld + u];                        \
+            out[u] = sum;                                                              \
         }                                                                              \
     }
 
@@ -105,15 +109,17 @@ CYMLP_COMBINE_BODY(cymlp_combine_base_f, float, cymlp_v8f, 8, CYMLP_BASE_STAGES)
 
 #else  /* MSVC: plain loops */
 #define CYMLP_COMBINE_PLAIN(NAME, T)                                                   \
-    static void NAME(const T *M, ptrdiff_t ld, int n, const int *rows, const T *coef,  \
-                     int count, T *out, int add)                                       \
+    static void NAME(const T *M, ptrdiff_t ld, int n, int segments,                    \
+                     const int *const *rows, const T *const *coef, const int *count,   \
+                     T *out, int add)                                                  \
     {                                                                                  \
-        int u, e;                                                                      \
+        int u, s, e;                                                                   \
         for (u = 0; u < n; u++) {                                                      \
-            T s = add ? out[u] : 0;                                                    \
-            for (e = 0; e < count; e++)                                                \
-                s += coef[e] * M[rows[e] * ld + u];                                    \
-            out[u] = s;                                                                \
+            T sum = add ? out[u] : 0;                                                  \
+            for (s = 0; s < segments; s++)                                             \
+                for (e = 0; e < count[s]; e++)                                         \
+                    sum += coef[s][e] * M[rows[s][e] * ld + u];                        \
+            out[u] = sum;                                                              \
         }                                                                              \
     }
 CYMLP_COMBINE_PLAIN(cymlp_combine_base_d, double)
@@ -188,9 +194,10 @@ CYMLP_COMBINE_BODY(cymlp_combine_wide_f, float, cymlp_v8f, 8, CYMLP_AVX_STAGES)
             acc[k] = add ? _mm512_maskz_loadu_##S(k < (BLOCK) - 1 ? (MASK)-1 : last,   \
                                                   out + u + k * (LANES))               \
                          : _mm512_setzero_##S();                                       \
-        for (e = 0; e < count; e++) {                                                  \
-            const T *m = M + rows[e] * ld + u;                                         \
-            V v = _mm512_set1_##S(coef[e]);                                            \
+        for (s = 0; s < segments; s++)                                                 \
+        for (e = 0; e < count[s]; e++) {                                              \
+            const T *m = M + rows[s][e] * ld + u;                                      \
+            V v = _mm512_set1_##S(coef[s][e]);                                         \
             for (k = 0; k < (BLOCK) - 1; k++)                                          \
                 acc[k] = _mm512_add_##S(acc[k], _mm512_mul_##S(                        \
                     v, _mm512_loadu_##S(m + k * (LANES))));                            \
@@ -204,10 +211,11 @@ CYMLP_COMBINE_BODY(cymlp_combine_wide_f, float, cymlp_v8f, 8, CYMLP_AVX_STAGES)
     }
 
 #define CYMLP_AVX512_BODY(NAME, T, V, S, MASK, LANES)                                  \
-    static CYMLP_AVX512 void NAME(const T *M, ptrdiff_t ld, int n, const int *rows,    \
-                                  const T *coef, int count, T *out, int add)           \
+    static CYMLP_AVX512 void NAME(const T *M, ptrdiff_t ld, int n, int segments,       \
+                                  const int *const *rows, const T *const *coef,        \
+                                  const int *count, T *out, int add)                   \
     {                                                                                  \
-        int u = 0, e, k, vectors, block, width;                                        \
+        int u = 0, s, e, k, vectors, block, width;                                     \
         MASK last;                                                                     \
         while (u < n) {                                                                \
             vectors = (n - u + (LANES) - 1) / (LANES);                                 \
@@ -266,13 +274,13 @@ static int cymlp_has_avx = 0, cymlp_has_avx512 = 0;
 static int cymlp_combine_tile = 384;
 
 CYMLP_DISPATCH(cymlp_combine_below512_d, cymlp_combine_base_d, cymlp_combine_wide_d,
-               (const double *M, ptrdiff_t ld, int n, const int *rows, const double *coef,
-                int count, double *out, int add),
-               (M, ld, n, rows, coef, count, out, add))
+               (const double *M, ptrdiff_t ld, int n, int segments, const int *const *rows,
+                const double *const *coef, const int *count, double *out, int add),
+               (M, ld, n, segments, rows, coef, count, out, add))
 CYMLP_DISPATCH(cymlp_combine_below512_f, cymlp_combine_base_f, cymlp_combine_wide_f,
-               (const float *M, ptrdiff_t ld, int n, const int *rows, const float *coef,
-                int count, float *out, int add),
-               (M, ld, n, rows, coef, count, out, add))
+               (const float *M, ptrdiff_t ld, int n, int segments, const int *const *rows,
+                const float *const *coef, const int *count, float *out, int add),
+               (M, ld, n, segments, rows, coef, count, out, add))
 
 #ifdef CYMLP_X86_AVX_DISPATCH
 #define CYMLP_IF_AVX512(CALL)                                                          \
@@ -285,18 +293,20 @@ CYMLP_DISPATCH(cymlp_combine_below512_f, cymlp_combine_base_f, cymlp_combine_wid
 #endif
 
 /* The combine kernel: the AVX-512 build, else AVX, else the baseline */
-static void cymlp_combine_d(const double *M, ptrdiff_t ld, int n, const int *rows,
-                            const double *coef, int count, double *out, int add)
+static void cymlp_combine_d(const double *M, ptrdiff_t ld, int n, int segments,
+                            const int *const *rows, const double *const *coef,
+                            const int *count, double *out, int add)
 {
-    CYMLP_IF_AVX512(cymlp_combine_avx512_d(M, ld, n, rows, coef, count, out, add));
-    cymlp_combine_below512_d(M, ld, n, rows, coef, count, out, add);
+    CYMLP_IF_AVX512(cymlp_combine_avx512_d(M, ld, n, segments, rows, coef, count, out, add));
+    cymlp_combine_below512_d(M, ld, n, segments, rows, coef, count, out, add);
 }
 
-static void cymlp_combine_f(const float *M, ptrdiff_t ld, int n, const int *rows,
-                            const float *coef, int count, float *out, int add)
+static void cymlp_combine_f(const float *M, ptrdiff_t ld, int n, int segments,
+                            const int *const *rows, const float *const *coef,
+                            const int *count, float *out, int add)
 {
-    CYMLP_IF_AVX512(cymlp_combine_avx512_f(M, ld, n, rows, coef, count, out, add));
-    cymlp_combine_below512_f(M, ld, n, rows, coef, count, out, add);
+    CYMLP_IF_AVX512(cymlp_combine_avx512_f(M, ld, n, segments, rows, coef, count, out, add));
+    cymlp_combine_below512_f(M, ld, n, segments, rows, coef, count, out, add);
 }
 
 CYMLP_DISPATCH(cymlp_adam_d, cymlp_adam_body_d, cymlp_adam_body_d,

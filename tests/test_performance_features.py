@@ -488,6 +488,21 @@ def test_a_batch_of_two_chunks_with_columns_zero_in_one_of_them_matches_the_refe
     assert max_abs_error(got, want) < 1e-9
 
 
+
+@pytest.mark.parametrize("batch_size", [32, 128, 1500])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_the_sparse_gradient_over_groups_of_row_blocks_matches_the_reference(batch_size,
+                                                                             n_threads):
+    """The sparse gradient takes a column's entries in several row blocks in one call of
+    the kernel: every block of the chunk (batch 32: 2 blocks of 16 rows), groups of 3
+    and 1 (128: 4 blocks of 32 rows of 32 units), one block at a time (the chunks of
+    1,024 and 476 rows of a batch of 1,500)."""
+    sizes = [60, 32, 5]
+    X8, y = pixel_problem(sizes, 1500, seed=7)
+    net = MLP(sizes, seed=2)
+    got, want = train_with_reference(net, scale(X8), y, batch_size, 0.3, epochs=2, l2=0.5,
+                                     momentum=0.6, n_threads=n_threads)
+    assert max_abs_error(got, want) < 1e-9
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("width", [7, 45, 64, 100, 105, 230, 400])
 def test_every_build_of_the_kernels_gives_the_same_bits(dtype, width):
