@@ -10,16 +10,17 @@
  * M = D and a column's (GT[j] = sum x_ij D[i]: a segment per row block). Outputs are
  * kept in registers, a block at a time, across all the entries.
  *
- * cymlp_adam_d / _f: Adam's step (scikit-learn's AdamOptimizer) on count parameters.
+ * cymlp_adam_d / _f: Adam's step (scikit-learn's AdamOptimizer) on count parameters;
+ * cymlp_step_d / _f: the step of plain SGD, classical or Nesterov momentum.
  *
  * cymlp_list_d / _f, cymlp_list_pixels_d / _f: a row's non-zero values and their
  * columns, in column order (from floats, tested by their bits without the sign, so
  * -0.0 is zero; or from uint8 pixels, scaled by 1/255).
  *
- * With GCC or Clang on x86-64 Linux each is compiled twice, for the baseline (SSE2) and for
- * AVX (the lists: AVX2), the combine kernel also for AVX-512, and cymlp_kernels_init picks
- * one per CPU: all do the same multiplications and additions in the same order (no FMA),
- * so every CPU gets the same result, bit for bit.
+ * With GCC or Clang on x86-64 Linux each is compiled twice, for the baseline (SSE2) and
+ * for AVX (the lists: AVX2), the combine and step kernels also for AVX-512, and
+ * cymlp_kernels_init picks one per CPU: all do the same multiplications and additions
+ * in the same order (no FMA), so every CPU gets the same result, bit for bit.
  */
 #ifndef CYMLP_KERNELS_H
 #define CYMLP_KERNELS_H
@@ -145,6 +146,41 @@ CYMLP_COMBINE_PLAIN(cymlp_combine_base_f, float)
     }
 CYMLP_ADAM_BODY(cymlp_adam_body_d, double)
 CYMLP_ADAM_BODY(cymlp_adam_body_f, float)
+
+/* The other optimizers' step from g = G + l2 W (G alone when l2 is 0), with
+ * keep = 1 - shrink: kind 0, SGD: W <- keep W + alpha g; 1, momentum: V <- mu V + s,
+ * W <- W + V; 2, Nesterov: V <- mu V + s, W <- W + mu V + s; where s = alpha g - shrink W.
+ * A loop for each case, which the compiler vectorizes. */
+#define CYMLP_STEP_BODY(NAME, T)                                                       \
+    static CYMLP_ALWAYS_INLINE void NAME(T *W, T *V, const T *G, ptrdiff_t count,      \
+                                         int kind, T keep, T shrink, T l2, T alpha,    \
+                                         T mu)                                         \
+    {                                                                                  \
+        ptrdiff_t i;                                                                   \
+        T g, s;                                                                        \
+        if (kind == 0 && l2 == 0)                                                      \
+            for (i = 0; i < count; i++)                                                \
+                W[i] = keep * W[i] + alpha * G[i];                                     \
+        else if (kind == 0)                                                            \
+            for (i = 0; i < count; i++)                                                \
+                W[i] = keep * W[i] + alpha * (G[i] + l2 * W[i]);                       \
+        else if (kind == 1)                                                            \
+            for (i = 0; i < count; i++) {                                              \
+                g = l2 != 0 ? G[i] + l2 * W[i] : G[i];                                 \
+                s = alpha * g - shrink * W[i];                                         \
+                V[i] = mu * V[i] + s;                                                  \
+                W[i] += V[i];                                                          \
+            }                                                                          \
+        else                                                                           \
+            for (i = 0; i < count; i++) {                                              \
+                g = l2 != 0 ? G[i] + l2 * W[i] : G[i];                                 \
+                s = alpha * g - shrink * W[i];                                         \
+                V[i] = mu * V[i] + s;                                                  \
+                W[i] += mu * V[i] + s;                                                 \
+            }                                                                          \
+    }
+CYMLP_STEP_BODY(cymlp_step_body_d, double)
+CYMLP_STEP_BODY(cymlp_step_body_f, float)
 
 #ifdef CYMLP_X86_AVX_DISPATCH
 /* AVX: the whole vectors in as few passes as 13 registers of sums allow (of its 16),
@@ -288,8 +324,10 @@ CYMLP_DISPATCH(cymlp_combine_below512_f, cymlp_combine_base_f, cymlp_combine_wid
         CALL;                                                                          \
         return;                                                                        \
     }
+#define CYMLP_IF_X86(CODE) CODE
 #else
 #define CYMLP_IF_AVX512(CALL)
+#define CYMLP_IF_X86(CODE)
 #endif
 
 /* The combine kernel: the AVX-512 build, else AVX, else the baseline */
@@ -308,6 +346,25 @@ static void cymlp_combine_f(const float *M, ptrdiff_t ld, int n, int segments,
     CYMLP_IF_AVX512(cymlp_combine_avx512_f(M, ld, n, segments, rows, coef, count, out, add));
     cymlp_combine_below512_f(M, ld, n, segments, rows, coef, count, out, add);
 }
+
+/* SGD's and momentum's step: the AVX-512 build, else AVX, else the baseline */
+#define CYMLP_STEP_DISPATCH(NAME, BODY, T)                                             \
+    CYMLP_IF_X86(static CYMLP_AVX512 void NAME##_avx512(                               \
+        T *W, T *V, const T *G, ptrdiff_t count, int kind, T keep, T shrink, T l2,     \
+        T alpha, T mu) { BODY(W, V, G, count, kind, keep, shrink, l2, alpha, mu); })   \
+    CYMLP_DISPATCH(NAME##_below512, BODY, BODY,                                        \
+                   (T *W, T *V, const T *G, ptrdiff_t count, int kind, T keep,         \
+                    T shrink, T l2, T alpha, T mu),                                    \
+                   (W, V, G, count, kind, keep, shrink, l2, alpha, mu))                \
+    static void NAME(T *W, T *V, const T *G, ptrdiff_t count, int kind, T keep,        \
+                     T shrink, T l2, T alpha, T mu)                                    \
+    {                                                                                  \
+        CYMLP_IF_AVX512(NAME##_avx512(W, V, G, count, kind, keep, shrink, l2, alpha,   \
+                                      mu));                                            \
+        NAME##_below512(W, V, G, count, kind, keep, shrink, l2, alpha, mu);            \
+    }
+CYMLP_STEP_DISPATCH(cymlp_step_d, cymlp_step_body_d, double)
+CYMLP_STEP_DISPATCH(cymlp_step_f, cymlp_step_body_f, float)
 
 CYMLP_DISPATCH(cymlp_adam_d, cymlp_adam_body_d, cymlp_adam_body_d,
                (double *W, double *V, double *M2, const double *G, ptrdiff_t count,

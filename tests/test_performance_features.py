@@ -503,12 +503,18 @@ def test_the_sparse_gradient_over_groups_of_row_blocks_matches_the_reference(bat
     got, want = train_with_reference(net, scale(X8), y, batch_size, 0.3, epochs=2, l2=0.5,
                                      momentum=0.6, n_threads=n_threads)
     assert max_abs_error(got, want) < 1e-9
+
+
+KERNEL_OPTIMIZERS = {"sgd": {}, "nesterov": dict(momentum=0.9, alpha=1e-3), "adam": dict(alpha=1e-3)}
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("width", [7, 45, 64, 100, 105, 230, 400])
 def test_every_build_of_the_kernels_gives_the_same_bits(dtype, width):
     """csrc/cymlp_kernels.h is built for SSE2, for AVX and for AVX-512, with the same
-    operations in the same order: an epoch of the sparse first layer, with Adam and with
-    plain SGD, is bitwise the same on each build this CPU runs, for first layers of
+    operations in the same order: an epoch of the sparse first layer, with plain SGD,
+    Nesterov's momentum with L2, and Adam, is bitwise the same on each build this CPU
+    runs, for first layers of
     `width` units: the AVX build's passes of 1 to 13 vectors and remainders (230 doubles:
     12 + 12 + 11 + 11 + 11 vectors and 2 values; 105 floats: 13 vectors and 1 value), the
     AVX-512 build's passes of 1 to 24 vectors with a masked last one (400 doubles: a
@@ -525,19 +531,19 @@ def test_every_build_of_the_kernels_gives_the_same_bits(dtype, width):
                 assert used == min(level, _widest_vectors())
             if used != level:
                 continue
-            for optimizer in ("sgd", "adam"):
+            for optimizer in KERNEL_OPTIMIZERS:
                 net = MLP(sizes, seed=2, dtype=dtype, activation="relu", cost="cross_entropy",
                           output_activation="softmax")
-                core = net._network(20, adam=optimizer == "adam")
+                core = net._network(20, momentum=optimizer == "nesterov",
+                                    adam=optimizer == "adam")
                 order = np.random.default_rng(1).permutation(300).astype(np.intp)
                 core.train_epoch(X, y, order, batch_size=20, learning_rate=0.05,
-                                 optimizer=optimizer, alpha=1e-3 if optimizer == "adam" else 0.0,
-                                 n_threads=2)
+                                 optimizer=optimizer, n_threads=2, **KERNEL_OPTIMIZERS[optimizer])
                 results[level, optimizer] = net.weights + net.biases
     finally:
         _core._kernel_level(2)
     levels = sorted({level for level, _ in results})
-    for optimizer in ("sgd", "adam"):
+    for optimizer in KERNEL_OPTIMIZERS:
         for level in levels[1:]:
             for a, b in zip(results[0, optimizer], results[level, optimizer]):
                 np.testing.assert_array_equal(a, b)
