@@ -495,9 +495,9 @@ def test_the_sparse_gradient_over_groups_of_row_blocks_matches_the_reference(bat
                                                                              n_threads):
     """The sparse gradient takes a column's entries in several row blocks in one call of
     the kernel: every block of the chunk (batch 32: 2 blocks of 16 rows), groups of 3
-    and 1 (128: 4 blocks of 32 rows of 32 units), one block at a time (the chunks of
-    1,024 and 476 rows of a batch of 1,500)."""
-    sizes = [60, 32, 5]
+    and 1 (128: 4 blocks of 32 rows of 40 units, 10 KB of D each), one block at a time
+    (the chunks of 1,024 and 476 rows of a batch of 1,500)."""
+    sizes = [60, 40, 5]
     X8, y = pixel_problem(sizes, 1500, seed=7)
     net = MLP(sizes, seed=2)
     got, want = train_with_reference(net, scale(X8), y, batch_size, 0.3, epochs=2, l2=0.5,
