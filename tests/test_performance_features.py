@@ -602,11 +602,13 @@ def test_a_wide_network_trained_a_layer_at_a_time_matches_the_reference(sizes, o
 
 
 
+@pytest.mark.parametrize("sizes", [[600, 442, 6], [600, 442, 300, 6]])
 @pytest.mark.parametrize("optimizer", WIDE_OPTIONS)
-def test_a_wide_sparse_first_layer_of_padded_rows_matches_the_reference(optimizer):
+def test_a_wide_sparse_first_layer_of_padded_rows_matches_the_reference(sizes, optimizer):
     """Sparse batches only, a layer at a time on 2 threads, and a first layer of 442 units,
-    whose transposed rows (and copied deltas) are padded to 448: the reference's epoch."""
-    sizes = [600, 442, 6]
+    whose transposed rows (and copied deltas) are padded to 448: the reference's epoch.
+    Behind a second layer of 300 units the first layer's deltas come back (and are
+    copied) in 8 blocks of units, shared by the threads; behind the output layer in one."""
     X8, y = pixel_problem(sizes, 120, seed=3)
     X = scale(X8)
     net = MLP(sizes, seed=5, init="xavier")
