@@ -79,6 +79,11 @@ def test_pairs_and_sequences_are_told_apart_with_a_message_naming_both():
         MLP(SIZES).train(3)
     with pytest.raises(ValueError, match=r"training_data Y must be integer labels of shape \(40,\)"):
         MLP(SIZES).train((X, y[:-1]))
+    for odd in (X + 0j, X > 0.5, X.astype(str)):   # (X, y) still, with X of the wrong dtype
+        with pytest.raises(TypeError, match=f"training_data X must hold real numbers.*{odd.dtype}"):
+            MLP(SIZES).train((odd, y))
+        with pytest.raises(TypeError, match=f"test_data X must hold real numbers.*{odd.dtype}"):
+            MLP(SIZES).evaluate((odd, y))
 
 
 class _Tensor:

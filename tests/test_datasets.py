@@ -7,7 +7,8 @@ import shutil
 import numpy as np
 import pytest
 
-from cymlp.datasets import MNIST_FILES, load_emnist, load_idx, load_mnist, one_hot, parse_idx, subset
+from cymlp.datasets import (MNIST_FILES, flatten, load_emnist, load_idx, load_mnist, one_hot,
+                            parse_idx, subset)
 
 
 def idx_bytes(array, code):
@@ -51,6 +52,29 @@ def test_lying_idx_headers_are_rejected_before_allocating(tmp_path, compress):
     path.write_bytes(gzip.compress(data) if compress else data)
     with pytest.raises(ValueError, match="truncated"):
         load_idx(path)  # 128 PB claimed: must fail at once, not try to allocate
+
+
+def test_a_gzip_header_claiming_a_multiple_of_4_gib_is_rejected_before_allocating(tmp_path):
+    # gzip's trailer holds the size mod 2^32: 2^40 claimed bytes and none present agree there
+    path = tmp_path / "lie.gz"
+    path.write_bytes(gzip.compress(bytes([0, 0, 0x08, 2]) + np.array([2**20, 2**20], ">u4").tobytes()))
+    with pytest.raises(ValueError, match=r"truncated: header says shape \(1048576, 1048576\).*"
+                                         r"more than the file can hold"):
+        load_idx(path)
+
+
+def test_array_helpers_take_empty_and_float_input_and_name_bad_values():
+    assert flatten(np.zeros((0, 28, 28), np.uint8)).shape == (0, 784)
+    assert one_hot([]).shape == (0, 10)
+    assert one_hot([1.0, 2.0], 3).tolist() == [[0, 1, 0], [0, 0, 1]]
+    with pytest.raises(ValueError, match="n_classes must be >= 1, got -1"):
+        one_hot([0], -1)
+    with pytest.raises(ValueError, match="labels must be whole numbers"):
+        one_hot([0.5], 3)
+    with pytest.raises(ValueError, match=r"labels must be in 0..2, got 0..3"):
+        one_hot([0, 3], 3)
+    with pytest.raises(ValueError, match="X and y must have the same length, got 5 and 3"):
+        subset(np.zeros((5, 2)), np.zeros(3), 0.5)
 
 
 def test_load_mnist_has_the_papers_shapes_and_scaling(mnist):

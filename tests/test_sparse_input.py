@@ -115,6 +115,34 @@ def test_bad_sparse_input_is_a_clear_error(bad, error, message):
         MLP([50, 20, 4]).train((bad, np.zeros(bad.shape[0], int)), epochs=1, verbose=False)
 
 
+def _broken(fmt, where, value, position=1):
+    """A 3 x 50 sparse matrix (10 entries a row) whose `where` array has `value` at `position`."""
+    S = sp.csr_matrix(np.tile(np.arange(1.0, 51.0) % 5 == 0, (3, 1)) * 1.0).asformat(fmt)
+    getattr(S, where)[position] = value
+    return S
+
+
+@pytest.mark.parametrize("S,message", [
+    (_broken("csr", "indices", 50), "column indices run from .* to 50, outside 0 .. 49"),
+    (_broken("csr", "indices", -3), "column indices run from -3"),
+    (_broken("csr", "indptr", 10**9), "indptr must ascend"),
+    (_broken("csr", "indptr", 5, position=2), "indptr must ascend"),   # 0, 10, 5, 30
+    (_broken("csc", "indices", 7), "row indices run from .* to 7, outside 0 .. 2"),
+    (_broken("coo", "col", 99), "column indices run from .* to 99"),
+    (_broken("coo", "row", -1), "row indices run from -1"),
+])
+def test_a_sparse_matrix_with_indices_outside_its_shape_is_refused_everywhere(S, message):
+    from cymlp.sklearn import MLPClassifier
+    y = np.array([0, 1, 0])
+    message = "is not a valid sparse matrix: its " + message
+    for call in (lambda: MLP([50, 20, 2]).train((S, y), epochs=1, batch_size=1, verbose=False),
+                 lambda: MLP([50, 20, 2]).feed_forward(S),
+                 lambda: MLP([50, 20, 2]).predict(S),
+                 lambda: MLPClassifier(hidden_layer_sizes=(4,), max_iter=1).fit(S, y)):
+        with pytest.raises(ValueError, match=message):
+            call()
+
+
 def test_a_sparse_matrix_alone_is_not_a_dataset():
     with pytest.raises(ValueError, match="got a single csr_matrix"):
         MLP([50, 20, 4]).train(sp.csr_matrix(np.ones((4, 50))), epochs=1, verbose=False)

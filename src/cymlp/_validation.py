@@ -85,9 +85,13 @@ def scale_pixels(pixels, dtype=np.float64):
 
 def one_hot(labels, n_classes=10):
     """Integer labels (n,) -> one-hot rows (n, n_classes) of float64: one_hot([2], 3) == [[0, 0, 1]]."""
-    labels = np.asarray(labels)
+    n_classes = check_int("n_classes", n_classes, minimum=1)
+    labels = _numeric_array("labels", labels)
+    if labels.dtype.kind == "f" and labels.size and not (labels == np.round(labels)).all():
+        raise ValueError("labels must be whole numbers")
+    labels = labels.astype(np.intp)
     if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
-        raise ValueError(f"labels must be in 0..{n_classes - 1}")
+        raise ValueError(f"labels must be in 0..{n_classes - 1}, got {labels.min()}..{labels.max()}")
     return np.eye(n_classes)[labels]
 
 
@@ -161,12 +165,40 @@ def core_rows(X):
                    X.indptr.astype(np.intp, copy=False), X.shape)
 
 
+def _check_sparse_structure(name, X):
+    """That a sparse X's stored indices lie within its shape (and a compressed format's
+    pointers ascend): the conversions and the core index memory by them unchecked."""
+    def check_range(what, index, size):
+        if index.size and (index.min() < 0 or index.max() >= size):
+            raise ValueError(f"{name} is not a valid sparse matrix: its {what} indices run "
+                             f"from {index.min()} to {index.max()}, outside 0 .. {size - 1}")
+
+    if X.format in ("csr", "csc"):
+        major, minor = X.shape if X.format == "csr" else X.shape[::-1]
+        pointers = np.asarray(X.indptr)
+        if (pointers.shape != (major + 1,) or pointers[0] != 0 or np.any(np.diff(pointers) < 0)
+                or pointers[-1] > len(X.indices) or pointers[-1] > len(X.data)):
+            raise ValueError(f"{name} is not a valid sparse matrix: its indptr must ascend from 0 "
+                             f"in {major + 1} entries to at most nnz ({len(X.indices)})")
+        check_range("column" if X.format == "csr" else "row", np.asarray(X.indices)[:pointers[-1]],
+                    minor)
+    elif X.format == "coo":
+        check_range("row", np.asarray(X.row), X.shape[0])
+        check_range("column", np.asarray(X.col), X.shape[1])
+    elif X.format == "bsr":
+        try:
+            X.copy().check_format(full_check=True)   # (it may rewrite what it checks)
+        except ValueError as error:
+            raise ValueError(f"{name} is not a valid sparse matrix: {error}") from None
+
+
 def _sparse_features(name, X, n_in, dtype):
     """A scipy.sparse X (any format) as a CSR matrix of ``dtype`` of our own: each row's
     columns ascending, duplicates summed, no stored zeros (-0.0 included), uint8 pixels
     scaled by 1/255 as the core scales dense ones."""
     _check_shape(name, X, n_in)
     _check_real(name, X.dtype)
+    _check_sparse_structure(name, X)
     X = sparse.csr_matrix(X, copy=True)
     X.sum_duplicates()  # (also sorts each row's columns)
     X.data = scale_pixels(X.data, dtype) if X.dtype == np.uint8 else X.data.astype(dtype)
@@ -265,8 +297,8 @@ def _as_matrix_pair(data):
             candidate = np.asarray(X)
         except (ValueError, TypeError):  # ragged: the paper's (x, y) pair, for instance
             return None
-    if candidate.ndim != 2 or candidate.dtype.kind not in "iuf":
-        return None
+    if candidate.ndim != 2:   # (any dtype: a 2-D X of strings or complex numbers is this
+        return None           # form, and its dtype is reported as such later)
     return candidate, Y
 
 

@@ -71,11 +71,16 @@ def _md5_of_contents(path):
     return digest.hexdigest()
 
 
-def _read_idx(stream, name, size, size_mod_2_32=False, digest=None):
+# Deflate expands a byte of compressed data to at most 1032 (258-byte matches in 2 bits)
+DEFLATE_MOST_RATIO = 1032
+
+
+def _read_idx(stream, name, size, size_mod_2_32=False, digest=None, most=None):
     """Read IDX from a binary stream holding ``size`` bytes in all.
 
     The header's claimed size is checked against ``size`` (for gzip only its
-    value mod 2^32 is known, from the trailer) before anything is allocated,
+    value mod 2^32 is known, from the trailer, and ``most`` bounds it) before
+    anything is allocated,
     and the data is read straight into the array. ``digest`` (a hashlib
     object), if given, is fed the file's bytes as read.
     """
@@ -85,6 +90,8 @@ def _read_idx(stream, name, size, size_mod_2_32=False, digest=None):
     if header[0] != 0 or header[1] != 0 or header[2] not in _IDX_TYPES:
         raise ValueError(f"{name}: not an IDX file (magic bytes {header.hex()})")
     dtype, ndim = _IDX_TYPES[header[2]], header[3]
+    if ndim > 32:   # (NumPy's limit, in its oldest versions supported)
+        raise ValueError(f"{name}: {ndim} dimensions, more than an array can have (32)")
     dims = stream.read(4 * ndim)
     if len(dims) < 4 * ndim:
         raise ValueError(f"{name}: truncated IDX header ({4 + len(dims)} bytes, "
@@ -92,6 +99,9 @@ def _read_idx(stream, name, size, size_mod_2_32=False, digest=None):
     shape = tuple(int(d) for d in np.frombuffer(dims, dtype=">u4"))
     expected = math.prod(shape) * dtype.itemsize  # Python ints: no overflow
     available = size - 4 - 4 * ndim
+    if most is not None and expected > most:
+        raise ValueError(f"{name}: truncated: header says shape {shape} ({expected} bytes of "
+                         f"data), more than the file can hold")
     if size_mod_2_32 and (expected - available) % 2**32:
         # A cut .gz ends in arbitrary bytes, not in its trailer: count what it really holds.
         available, size_mod_2_32 = _count_bytes(stream, limit=expected), False
@@ -159,7 +169,7 @@ def _load_idx(path, digest=None):
         raw.seek(0)
         try:
             return _read_idx(gzip.GzipFile(fileobj=raw), str(path), size, size_mod_2_32=True,
-                             digest=digest)
+                             digest=digest, most=path.stat().st_size * DEFLATE_MOST_RATIO)
         except EOFError as error:
             raise ValueError(f"{path}: truncated: the gzip stream ends early ({error})") from None
         except (OSError, zlib.error) as error:  # gzip.BadGzipFile is an OSError
@@ -396,7 +406,9 @@ def load_emnist(split="balanced", path=None, raw=False):
 def flatten(images):
     """(n, 28, 28) images -> (n, 784) rows, as the paper's 784-dimensional inputs."""
     images = np.asarray(images)
-    return images.reshape(images.shape[0], -1)
+    if images.ndim < 1:
+        raise ValueError("images must have shape (n, ...), got a scalar")
+    return images.reshape(images.shape[0], math.prod(images.shape[1:]))
 
 
 def scale(pixels):
@@ -408,6 +420,8 @@ def subset(X, y, fraction, seed=0):
     """A reproducible random ``fraction`` (0, 1] of the examples, as in the paper's Figure 7."""
     if not 0 < fraction <= 1:
         raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+    if len(X) != len(y):
+        raise ValueError(f"X and y must have the same length, got {len(X)} and {len(y)}")
     n = max(1, round(len(X) * fraction))
     rows = np.sort(np.random.default_rng(seed).permutation(len(X))[:n])
     return X[rows], y[rows]
