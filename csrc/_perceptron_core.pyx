@@ -15,6 +15,9 @@ def perceptron_epoch(double[::1] w, double[::1] b, const double[:, ::1] X,
     cdef Py_ssize_t i, j, n = X.shape[0]
     cdef int m = X.shape[1], one = 1
     cdef double z, error, step, total = 0.0
+    if w.shape[0] != m or b.shape[0] != 1 or y.shape[0] != n:
+        raise ValueError(f"perceptron_epoch: w ({w.shape[0]},), b ({b.shape[0]},) and y "
+                         f"({y.shape[0]},) do not fit X ({n}, {m})")
     with nogil:
         for i in range(n):
             z = ddot(&m, <double *>&X[i, 0], &one, &w[0], &one) + b[0]

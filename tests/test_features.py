@@ -259,3 +259,30 @@ def test_perceptron_separates_mnist_zeros_from_ones(mnist, capsys):
 def test_perceptron_bad_input(call, error):
     with pytest.raises(error):
         call(Perceptron(5))
+
+
+def test_perceptron_checks_weights_set_by_hand_and_stops_when_they_diverge():
+    X, y = np.random.default_rng(0).random((20, 3)) * 10, np.arange(20) % 2
+    p = Perceptron(3)
+    for weights in (np.zeros(1), np.zeros(4), np.zeros((3, 1)), np.array(["a", "b", "c"])):
+        p.weights = weights
+        for call in (lambda: p.train(X, y, verbose=False), lambda: p.classify(X), lambda: p.eval(X, y)):
+            with pytest.raises(ValueError, match=r"weights must be real numbers of shape \(3,\)"):
+                call()
+    p.weights = np.array([1.0, np.nan, 0.0])
+    with pytest.raises(ValueError, match="weights contain NaN"):
+        p.classify(X)
+    p = Perceptron(3, seed=0, learning_rate=1e308)
+    before = p.weights.copy()
+    with pytest.raises(FloatingPointError, match="learning_rate=1e[+]308 is too high"):
+        p.train(X, y, epochs=3, verbose=False)
+    np.testing.assert_array_equal(p.weights, before)
+
+
+def test_perceptron_classifies_the_sparse_input_it_trains_on():
+    from scipy import sparse
+    X, y = np.random.default_rng(0).random((20, 3)), np.arange(20) % 2
+    p = Perceptron(3, seed=0)
+    p.train(sparse.csr_matrix(X), y, epochs=5, verbose=False)
+    np.testing.assert_array_equal(p.classify(sparse.csr_matrix(X)), p.classify(X))
+    assert p.eval(sparse.csr_matrix(X), y) == p.eval(X, y)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy import sparse
 
 from . import _perceptron_core
 from ._validation import as_features, check_int, check_positive_float
@@ -36,11 +37,28 @@ class Perceptron:
 
         ``x`` is one example (input_size,) -> int, or a batch (n, input_size) -> array.
         """
-        x_arr = np.asarray(x)
+        x_arr = x if sparse.issparse(x) else np.asarray(x)
         single = x_arr.ndim == 1
         X = as_features("x", x_arr.reshape(1, -1) if single else x_arr, self.input_size)
-        out = (X @ self.weights + self.bias > 0).astype(np.intp)
+        w, b = self._parameters()
+        out = (X @ w + b > 0).astype(np.intp)
         return int(out[0]) if single else out
+
+    def _parameters(self):
+        """The weights (input_size,) as float64 and the bias, checked: both may be set by hand."""
+        w = np.asarray(self.weights)
+        if w.shape != (self.input_size,) or w.dtype.kind not in "iuf":
+            raise ValueError(f"weights must be real numbers of shape ({self.input_size},), got "
+                             f"shape {w.shape} and dtype {w.dtype}")
+        if not np.isfinite(w).all():
+            raise ValueError("weights contain NaN or infinity")
+        try:
+            b = float(self.bias)
+        except (TypeError, ValueError):
+            raise ValueError(f"bias must be a real number, got {self.bias!r}") from None
+        if not np.isfinite(b):
+            raise ValueError(f"bias must be finite, got {b}")
+        return np.array(w, dtype=np.float64, order="C"), b
 
     def _data(self, features, labels):
         X = as_features("features", features, self.input_size)
@@ -62,11 +80,16 @@ class Perceptron:
         """
         X, y = self._data(features, labels)
         epochs = check_int("epochs", epochs, minimum=1)
-        w = np.ascontiguousarray(self.weights, dtype=np.float64)
-        b = np.array([self.bias])
+        w, bias = self._parameters()
+        b = np.array([bias])
         errors = []
         for epoch in range(epochs):
             total = _perceptron_core.perceptron_epoch(w, b, X, y, self.learning_rate)
+            if not (np.isfinite(w).all() and np.isfinite(b[0])):
+                raise FloatingPointError(
+                    f"training diverged in epoch {epoch}: the weights became NaN or infinite "
+                    f"(learning_rate={self.learning_rate} is too high; try a lower one). The "
+                    f"perceptron keeps the weights from before training.")
             errors.append(int(total))
             if verbose and (epoch % 10 == 0 or total == 0 or epoch == epochs - 1):
                 print(f"Epoch {epoch}: Error = {int(total)}", flush=True)
@@ -78,4 +101,5 @@ class Perceptron:
     def eval(self, features, labels) -> float:
         """Accuracy on the data, a number in [0, 1] (the paper's returns a broken string)."""
         X, y = self._data(features, labels)  # (validated: no second check in classify)
-        return float(np.mean((X @ self.weights + self.bias > 0) == y))
+        w, b = self._parameters()
+        return float(np.mean((X @ w + b > 0) == y))
