@@ -95,6 +95,9 @@ def _check_model(args):
         MLP(args.layers or [1, 1], **_model_options(args))  # anything the model itself refuses
     except (TypeError, ValueError) as error:
         raise CommandError(str(error)) from None
+    except MemoryError:
+        raise CommandError(f"--layers {','.join(map(str, args.layers))}: the network's "
+                           f"weights do not fit in this machine's memory") from None
 
 
 def _check_against_data(args, data):
@@ -138,7 +141,7 @@ def _save_target(value):
     if Path(value).is_dir():
         raise CommandError(f"--save {value}: is a folder; give a file name such as "
                            f"{Path(value) / 'model.npz'}")
-    # numpy's savez appends .npz to a name that does not end in it: say so, write that file
+    # a name without .npz gets it (as numpy's savez would add it), as --help says
     return _output_file("--save", value, Path(value if value.endswith(".npz") else value + ".npz"))
 
 
@@ -283,7 +286,8 @@ def cmd_train(args):
             l2=args.l2, momentum=args.momentum, patience=args.patience)
     except FloatingPointError:
         raise CommandError(f"training diverged (the weights became NaN or infinite): "
-                           f"--lr {args.lr:g} is too high, try a lower one") from None
+                           f"--lr {args.lr:g}{f' or --l2 {args.l2:g}' if args.l2 else ''} is "
+                           f"too high, try a lower one") from None
     seconds = time.perf_counter() - start
     final = rows[-1]
     if args.patience:  # train keeps the weights of the best reported epoch (the first of equals)
@@ -550,7 +554,10 @@ def build_parser():
     train.add_argument("--interval", type=int, default=10, help="report every N epochs (default 10)")
     train.add_argument("--activation", choices=HIDDEN_ACTIVATIONS,
                        default="sigmoid", help="hidden-layer activation (default sigmoid)")
-    train.add_argument("--output-activation", default="sigmoid", choices=list(ACTIVATIONS))
+    train.add_argument("--output-activation", default="sigmoid",
+                       choices=[a for a in ACTIVATIONS if a != "identity"],
+                       help="output activation (default sigmoid; identity outputs are for "
+                            "regression, and these data sets are classes)")
     train.add_argument("--cost", choices=list(COSTS), default="quadratic")
     train.add_argument("--init", choices=INITS, default="normal")
     train.add_argument("--l2", type=float, default=0.0, help="L2 weight decay lambda >= 0 (default 0)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -473,7 +474,8 @@ class MLP:
                 self._set_parameters(before)
                 raise FloatingPointError(
                     f"training diverged in epoch {epoch}: the weights became NaN or infinite "
-                    f"(learning_rate={o.learning_rate} is too high; try a lower one). The model "
+                    f"(learning_rate={o.learning_rate}{f' or l2={o.l2}' if o.l2 else ''} is "
+                    f"too high; try a lower one). The model "
                     f"keeps the weights from before epoch {epoch}."
                 )
             history.train_loss.append((cost + penalty) / n)
@@ -671,11 +673,26 @@ class MLP:
     # ------------------------------------------------------------------ save / load
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write the model to a ``.npz`` file (no pickles): format version, layer sizes,
-        options and every weight and bias. :meth:`load` reads it back."""
+        """Write the model to the file ``path`` (an ``.npz`` archive, no pickles; no suffix is
+        added): format version, layer sizes, options and every weight and bias.
+        :meth:`load` reads it back."""
         arrays = {f"weights_{l}": W for l, W in enumerate(self.weights)}
         arrays.update({f"biases_{l}": b for l, b in enumerate(self.biases)})
-        np.savez(path, format_version=np.int64(SAVE_FORMAT_VERSION),
+        path = os.fspath(path)
+        # (to a file object, so that the file is `path` itself, not `path` + ".npz"; written
+        # beside it and renamed, so that an interrupted save leaves any earlier file whole)
+        partial = f"{path}.partial"
+        try:
+            with open(partial, "wb") as file:
+                self._write_npz(file, arrays)
+            os.replace(partial, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.remove(partial)
+            raise
+
+    def _write_npz(self, file, arrays):
+        np.savez(file, format_version=np.int64(SAVE_FORMAT_VERSION),
                  layer_sizes=np.array(self.layer_sizes, dtype=np.int64),
                  activation=np.str_(self.activation),
                  output_activation=np.str_(self.output_activation),

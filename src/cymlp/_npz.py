@@ -27,7 +27,8 @@ class NpzMembers:
     """The ``.npy`` members of an open ``.npz`` file, keyed by name without ``.npy``.
 
     ``header(key)`` returns ``(shape, fortran_order, dtype)`` without reading
-    the data; ``read(key)`` reads the array it declares. A member that is not
+    the data (and refuses a member that would inflate far beyond its compressed
+    size); ``read(key)`` reads the array it declares. A member that is not
     what it claims is a ``ValueError`` naming ``path`` and the member; a
     damaged zip structure raises zipfile's own errors.
     """
@@ -76,6 +77,10 @@ class NpzMembers:
             if not dtype.hasobject and actual != data_bytes:
                 raise ValueError(f"{self.path}: {key}'s header says {dtype} {shape} "
                                  f"({data_bytes} bytes) but the member holds {actual} bytes of data")
+            info = self._infos[key]
+            if info.file_size > BOMB_MIN_BYTES and info.file_size > BOMB_RATIO * info.compress_size:
+                raise ValueError(f"{self.path}: {key} would inflate {info.compress_size} bytes "
+                                 f"to {info.file_size}: not an array of model weights")
             self._headers[key] = (shape, fortran, dtype)
         return self._headers[key]
 
@@ -84,10 +89,6 @@ class NpzMembers:
         shape, fortran, dtype = self.header(key)
         if dtype.hasobject:
             raise ValueError(f"{self.path}: {key} holds Python objects, which would need pickle")
-        info = self._infos[key]
-        if info.file_size > BOMB_MIN_BYTES and info.file_size > BOMB_RATIO * info.compress_size:
-            raise ValueError(f"{self.path}: {key} would inflate {info.compress_size} bytes "
-                             f"to {info.file_size}: not an array of model weights")
         with self._open(key) as member:
             try:
                 return npy_format.read_array(member, allow_pickle=False, max_header_size=MAX_HEADER)
