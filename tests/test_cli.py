@@ -67,7 +67,8 @@ def no_data(tmp_path, monkeypatch):
     (["train", "--gd", "stochastic"], "argument --gd: invalid choice"),
     (["train", "--output-activation", "identity"], "argument --output-activation: invalid choice"),
     (["train", "--layers", "784,1000000000000,10"],
-     "--layers 784,1000000000000,10: the network's weights do not fit in this machine's memory"),
+     "--layers 784,1000000000000,10: the network's 795,000,000,000,010 weights do not fit in "
+     "this machine's memory"),
     (["reproduce", "fig99"], "invalid choice: 'fig99'"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
     (["reproduce", "fig7", "--backend", "spark"], "argument --backend: backend must be one of"),

@@ -63,6 +63,18 @@ def test_a_gzip_header_claiming_a_multiple_of_4_gib_is_rejected_before_allocatin
         load_idx(path)
 
 
+def test_a_gzip_header_claiming_4_gib_more_than_its_data_is_counted_not_allocated(tmp_path):
+    # 4 MiB of data (too random to compress) under a header claiming 2^32 + 4 MiB bytes: the
+    # trailer's size mod 2^32 and deflate's bound both allow that, so the bytes are counted
+    data = np.random.default_rng(0).integers(0, 256, 1 << 22, dtype=np.uint8).tobytes()
+    path = tmp_path / "lie.gz"
+    path.write_bytes(gzip.compress(bytes([0, 0, 0x08, 2]) + np.array([1025, 1 << 22], ">u4").tobytes()
+                                   + data, compresslevel=1))
+    with pytest.raises(ValueError, match=r"truncated: header says shape \(1025, 4194304\) "
+                                         r"\(4299161600 bytes of data\), file has 4194304"):
+        load_idx(path)
+
+
 def test_array_helpers_take_empty_and_float_input_and_name_bad_values():
     assert flatten(np.zeros((0, 28, 28), np.uint8)).shape == (0, 784)
     assert one_hot([]).shape == (0, 10)
@@ -73,6 +85,8 @@ def test_array_helpers_take_empty_and_float_input_and_name_bad_values():
         one_hot([0.5], 3)
     with pytest.raises(ValueError, match=r"labels must be in 0..2, got 0..3"):
         one_hot([0, 3], 3)
+    with pytest.raises(ValueError, match=r"labels must be in 0..2, got 0.0..inf"):
+        one_hot([0, np.inf], 3)
     with pytest.raises(ValueError, match="X and y must have the same length, got 5 and 3"):
         subset(np.zeros((5, 2)), np.zeros(3), 0.5)
 

@@ -272,6 +272,11 @@ def test_perceptron_checks_weights_set_by_hand_and_stops_when_they_diverge():
     p.weights = np.array([1.0, np.nan, 0.0])
     with pytest.raises(ValueError, match="weights contain NaN"):
         p.classify(X)
+    p.weights = np.zeros(3)
+    for bias in ("1.5", [1.0], np.inf):
+        p.bias = bias
+        with pytest.raises(ValueError, match="bias must be"):
+            p.classify(X)
     p = Perceptron(3, seed=0, learning_rate=1e308)
     before = p.weights.copy()
     with pytest.raises(FloatingPointError, match="learning_rate=1e[+]308 is too high"):

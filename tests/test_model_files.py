@@ -5,6 +5,10 @@ process around the call, so nothing this test process did counts; without
 /proc (macOS, Windows) only the errors are checked.
 """
 
+import io
+import os
+import re
+import stat
 import subprocess
 import sys
 import zipfile
@@ -103,6 +107,22 @@ def test_headers_that_lie_cost_no_memory(tmp_path):
 
 
 @pytest.mark.skipif(not LINUX, reason="peak RSS is read from Linux's /proc")
+@pytest.mark.parametrize("key,header,message", [
+    ("weights_0", {"descr": "<f8", "fortran_order": False, "shape": (1000, 1000)},
+     "weights_0 must be float64 of shape (3, 4), got float64 (1000, 1000)"),
+    ("layer_sizes", {"descr": "<i8", "fortran_order": False, "shape": (10**6,)},
+     "'layer_sizes' must be a 1-D list of at most 1000 values, got shape (1000000,)"),
+    ("cost", {"descr": "<U1000000", "fortran_order": False, "shape": ()},
+     "'cost' has dtype <U1000000"),
+])
+def test_each_header_is_checked_against_the_declared_model(tmp_path, key, header, message):
+    # (8 MB or less claimed: under the zip-bomb rule's 16 MB, so the header checks answer)
+    n_bytes = int(np.prod(header["shape"])) * np.dtype(header["descr"]).itemsize
+    path = write_npz(tmp_path / "lie.npz", saved_members(tmp_path), lies={key: (header, n_bytes)})
+    with pytest.raises(ValueError, match=re.escape(message)):
+        MLP.load(path)
+
+
 def test_an_honest_model_loads_within_a_small_multiple_of_its_size(tmp_path):
     sizes = [784, 1000, 1000, 10]
     net = MLP(sizes, seed=0)
@@ -129,6 +149,7 @@ def test_a_zip_bomb_is_refused_before_inflating(tmp_path, monkeypatch):
         MLP.load(path)
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="symbolic links and POSIX modes")
 def test_save_writes_the_path_it_is_given_and_an_interrupted_save_keeps_the_old_file(
         tmp_path, monkeypatch):
     net, other = MLP([4, 3, 2], seed=0), MLP([4, 3, 2], seed=1)
@@ -140,11 +161,26 @@ def test_save_writes_the_path_it_is_given_and_an_interrupted_save_keeps_the_old_
         file.write(b"PK half a file")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(MLP, "_write_npz", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        other.save(tmp_path / "model")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
-    assert np.array_equal(MLP.load(tmp_path / "model").weights[0], net.weights[0])
+    os.chmod(tmp_path / "model", 0o600)
+    (tmp_path / "link").symlink_to("model")
+    with monkeypatch.context() as patch:
+        patch.setattr(MLP, "_write_npz", interrupted)
+        for target in ("model", "link"):
+            with pytest.raises(KeyboardInterrupt):
+                other.save(tmp_path / target)
+            assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "model"]
+            assert np.array_equal(MLP.load(tmp_path / "model").weights[0], net.weights[0])
+        with pytest.raises(KeyboardInterrupt):   # a new file is not left half written
+            other.save(tmp_path / "new")
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "model"]
+    other.save(tmp_path / "link")   # replaces the file the link names, keeping its mode
+    assert (tmp_path / "link").is_symlink() and stat.S_IMODE((tmp_path / "model").stat().st_mode) == 0o600
+    assert np.array_equal(MLP.load(tmp_path / "model").weights[0], other.weights[0])
+    buffer = io.BytesIO()   # a file object takes the archive as it is
+    net.save(buffer)
+    buffer.seek(0)
+    (tmp_path / "from_buffer").write_bytes(buffer.read())
+    assert np.array_equal(MLP.load(tmp_path / "from_buffer").weights[0], net.weights[0])
 
 
 def test_a_member_whose_size_disagrees_with_its_header_is_rejected(tmp_path):

@@ -122,6 +122,20 @@ def _broken(fmt, where, value, position=1):
     return S
 
 
+def _overflowing_pointers(fmt):
+    """int32 pointers 0, 2.1e9, -2.1e9, 5, whose differences wrap around to positive ones."""
+    S = sp.csr_matrix(np.ones((3, 50))).asformat(fmt)
+    S.indptr = np.array([0, 2_100_000_000, -2_100_000_000] + [5] * (len(S.indptr) - 3), np.int32)
+    return S
+
+
+def _lil_with_column(column):
+    S = sp.lil_matrix(np.ones((3, 50)))
+    S.rows[0].append(column)
+    S.data[0].append(1.0)
+    return S
+
+
 @pytest.mark.parametrize("S,message", [
     (_broken("csr", "indices", 50), "column indices run from .* to 50, outside 0 .. 49"),
     (_broken("csr", "indices", -3), "column indices run from -3"),
@@ -130,15 +144,23 @@ def _broken(fmt, where, value, position=1):
     (_broken("csc", "indices", 7), "row indices run from .* to 7, outside 0 .. 2"),
     (_broken("coo", "col", 99), "column indices run from .* to 99"),
     (_broken("coo", "row", -1), "row indices run from -1"),
+    (_overflowing_pointers("csr"), "indptr must ascend"),
+    (_overflowing_pointers("csc"), "indptr must ascend"),
+    (_lil_with_column(10**6), "column indices run from .* to 1000000"),
+    (_lil_with_column(-7), "column indices run from -7"),
 ])
 def test_a_sparse_matrix_with_indices_outside_its_shape_is_refused_everywhere(S, message):
     from cymlp.sklearn import MLPClassifier
     y = np.array([0, 1, 0])
     message = "is not a valid sparse matrix: its " + message
+    fitted = MLPClassifier(hidden_layer_sizes=(4,), max_iter=1).fit(np.ones((3, 50)), y)
     for call in (lambda: MLP([50, 20, 2]).train((S, y), epochs=1, batch_size=1, verbose=False),
                  lambda: MLP([50, 20, 2]).feed_forward(S),
                  lambda: MLP([50, 20, 2]).predict(S),
-                 lambda: MLPClassifier(hidden_layer_sizes=(4,), max_iter=1).fit(S, y)):
+                 lambda: MLPClassifier(hidden_layer_sizes=(4,), max_iter=1).fit(S, y),
+                 lambda: MLPClassifier(hidden_layer_sizes=(4,), max_iter=1, early_stopping=True,
+                                       validation_fraction=0.34).fit(S, y),
+                 lambda: fitted.predict(S), lambda: fitted.predict_proba(S)):
         with pytest.raises(ValueError, match=message):
             call()
 

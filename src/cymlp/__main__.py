@@ -83,6 +83,15 @@ def _check_layers(args):
         raise CommandError(f"--layers {text}: every layer needs at least one unit")
 
 
+def _memory_bytes():
+    """The machine's memory (where the OS says; else no bound): a larger network is refused
+    before numpy is asked for it, which an overcommitting OS might grant."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return float("inf")
+
+
 def _check_model(args):
     """The network's options, before anything is loaded."""
     from ._mlp import MLP
@@ -91,6 +100,11 @@ def _check_model(args):
     if args.cost == "cross_entropy" and args.output_activation not in ("sigmoid", "softmax"):
         raise CommandError(f"--cost cross_entropy needs --output-activation sigmoid or softmax, "
                            f"got {args.output_activation}")
+    layers = args.layers or []
+    weights = sum(a * b + b for a, b in zip(layers, layers[1:]))
+    if weights * 8 > _memory_bytes():
+        raise CommandError(f"--layers {','.join(map(str, args.layers))}: the network's "
+                           f"{weights:,} weights do not fit in this machine's memory")
     try:
         MLP(args.layers or [1, 1], **_model_options(args))  # anything the model itself refuses
     except (TypeError, ValueError) as error:

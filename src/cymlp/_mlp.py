@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import stat
+import tempfile
 import threading
 import time
 import zipfile
@@ -673,23 +676,20 @@ class MLP:
     # ------------------------------------------------------------------ save / load
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write the model to the file ``path`` (an ``.npz`` archive, no pickles; no suffix is
-        added): format version, layer sizes, options and every weight and bias.
-        :meth:`load` reads it back."""
+        """Write the model as an ``.npz`` archive (no pickles): format version, layer sizes,
+        options and every weight and bias. :meth:`load` reads it back.
+
+        ``path`` is a file name, written exactly there (no suffix is added), or a binary
+        file object. An existing file is replaced whole: the new one is written beside it
+        and renamed over it (keeping its permissions), so an interrupted save leaves it as
+        it was."""
         arrays = {f"weights_{l}": W for l, W in enumerate(self.weights)}
         arrays.update({f"biases_{l}": b for l, b in enumerate(self.biases)})
-        path = os.fspath(path)
-        # (to a file object, so that the file is `path` itself, not `path` + ".npz"; written
-        # beside it and renamed, so that an interrupted save leaves any earlier file whole)
-        partial = f"{path}.partial"
-        try:
-            with open(partial, "wb") as file:
-                self._write_npz(file, arrays)
-            os.replace(partial, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.remove(partial)
-            raise
+        if hasattr(path, "write"):
+            self._write_npz(path, arrays)
+        else:
+            _write_replacing(os.path.realpath(os.fsdecode(path)),
+                             lambda file: self._write_npz(file, arrays))
 
     def _write_npz(self, file, arrays):
         np.savez(file, format_version=np.int64(SAVE_FORMAT_VERSION),
@@ -784,6 +784,40 @@ class MLP:
                     raise ValueError(f"{path}: {kind}_{l} contains NaN or infinity")
                 target[...] = array
         return net
+
+
+def _write_replacing(path, write):
+    """``write(file)`` into the file ``path``. A new file is written in place (and removed
+    if writing fails); an existing one is replaced by renaming a complete temporary file
+    from its folder over it, with its permissions, so that it is never left half written
+    (written in place where its folder cannot take the temporary file)."""
+    if not os.path.exists(path):
+        try:
+            with open(path, "wb") as file:
+                write(file)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.remove(path)
+            raise
+        return
+    if not os.access(path, os.W_OK):
+        raise PermissionError(errno.EACCES, "Permission denied", path)
+    folder, name = os.path.split(path)
+    try:
+        handle, partial = tempfile.mkstemp(dir=folder, prefix=f".{name[:100]}.", suffix=".partial")
+    except OSError:   # (a folder we may not create in: the file itself may still be written)
+        with open(path, "wb") as file:
+            write(file)
+        return
+    try:
+        with os.fdopen(handle, "wb") as file:
+            write(file)
+        os.chmod(partial, stat.S_IMODE(os.stat(path).st_mode))
+        os.replace(partial, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(partial)
+        raise
 
 
 def _score(record, validation):

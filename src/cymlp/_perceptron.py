@@ -52,10 +52,9 @@ class Perceptron:
                              f"shape {w.shape} and dtype {w.dtype}")
         if not np.isfinite(w).all():
             raise ValueError("weights contain NaN or infinity")
-        try:
-            b = float(self.bias)
-        except (TypeError, ValueError):
-            raise ValueError(f"bias must be a real number, got {self.bias!r}") from None
+        if np.ndim(self.bias) != 0 or np.asarray(self.bias).dtype.kind not in "iuf":
+            raise ValueError(f"bias must be a real number, got {self.bias!r}")
+        b = float(self.bias)
         if not np.isfinite(b):
             raise ValueError(f"bias must be finite, got {b}")
         return np.array(w, dtype=np.float64, order="C"), b
@@ -88,7 +87,8 @@ class Perceptron:
             if not (np.isfinite(w).all() and np.isfinite(b[0])):
                 raise FloatingPointError(
                     f"training diverged in epoch {epoch}: the weights became NaN or infinite "
-                    f"(learning_rate={self.learning_rate} is too high; try a lower one). The "
+                    f"(learning_rate={self.learning_rate} is too high for these features; try "
+                    f"a lower one, or scale the features). The "
                     f"perceptron keeps the weights from before training.")
             errors.append(int(total))
             if verbose and (epoch % 10 == 0 or total == 0 or epoch == epochs - 1):

@@ -87,12 +87,11 @@ def one_hot(labels, n_classes=10):
     """Integer labels (n,) -> one-hot rows (n, n_classes) of float64: one_hot([2], 3) == [[0, 0, 1]]."""
     n_classes = check_int("n_classes", n_classes, minimum=1)
     labels = _numeric_array("labels", labels)
+    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):   # (inf included)
+        raise ValueError(f"labels must be in 0..{n_classes - 1}, got {labels.min()}..{labels.max()}")
     if labels.dtype.kind == "f" and labels.size and not (labels == np.round(labels)).all():
         raise ValueError("labels must be whole numbers")
-    labels = labels.astype(np.intp)
-    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
-        raise ValueError(f"labels must be in 0..{n_classes - 1}, got {labels.min()}..{labels.max()}")
-    return np.eye(n_classes)[labels]
+    return np.eye(n_classes)[labels.astype(np.intp)]
 
 
 def _numeric_array(name, value):
@@ -165,10 +164,15 @@ def core_rows(X):
                    X.indptr.astype(np.intp, copy=False), X.shape)
 
 
-def _check_sparse_structure(name, X):
+def check_sparse_structure(name, X):
     """That a sparse X's stored indices lie within its shape (and a compressed format's
-    pointers ascend): the conversions and the core index memory by them unchecked."""
+    pointers ascend): conversions and the core index memory by them unchecked. Anything
+    else passes."""
+    if not sparse.issparse(X):
+        return
+
     def check_range(what, index, size):
+        index = np.asarray(index)
         if index.size and (index.min() < 0 or index.max() >= size):
             raise ValueError(f"{name} is not a valid sparse matrix: its {what} indices run "
                              f"from {index.min()} to {index.max()}, outside 0 .. {size - 1}")
@@ -176,20 +180,33 @@ def _check_sparse_structure(name, X):
     if X.format in ("csr", "csc"):
         major, minor = X.shape if X.format == "csr" else X.shape[::-1]
         pointers = np.asarray(X.indptr)
-        if (pointers.shape != (major + 1,) or pointers[0] != 0 or np.any(np.diff(pointers) < 0)
-                or pointers[-1] > len(X.indices) or pointers[-1] > len(X.data)):
+        stored = min(len(X.indices), len(X.data))
+        # (compared, not subtracted: int32 differences can wrap around)
+        if (pointers.shape != (major + 1,) or pointers[0] != 0 or (pointers[1:] < pointers[:-1]).any()
+                or pointers[-1] > stored):
             raise ValueError(f"{name} is not a valid sparse matrix: its indptr must ascend from 0 "
-                             f"in {major + 1} entries to at most nnz ({len(X.indices)})")
-        check_range("column" if X.format == "csr" else "row", np.asarray(X.indices)[:pointers[-1]],
-                    minor)
+                             f"in {major + 1} entries to at most nnz ({stored})")
+        check_range("column" if X.format == "csr" else "row", X.indices[:pointers[-1]], minor)
     elif X.format == "coo":
-        check_range("row", np.asarray(X.row), X.shape[0])
-        check_range("column", np.asarray(X.col), X.shape[1])
+        check_range("row", X.row, X.shape[0])
+        check_range("column", X.col, X.shape[1])
+    elif X.format == "lil":
+        if len(X.rows) != X.shape[0] or any(len(r) != len(d) for r, d in zip(X.rows, X.data)):
+            raise ValueError(f"{name} is not a valid sparse matrix: its rows and data disagree")
+        check_range("column", np.fromiter((j for row in X.rows for j in row), np.int64),
+                    X.shape[1])
+    elif X.format == "dok":
+        keys = np.array(list(X.keys()), dtype=np.int64).reshape(-1, 2)
+        check_range("row", keys[:, 0], X.shape[0])
+        check_range("column", keys[:, 1], X.shape[1])
     elif X.format == "bsr":
         try:
             X.copy().check_format(full_check=True)   # (it may rewrite what it checks)
         except ValueError as error:
             raise ValueError(f"{name} is not a valid sparse matrix: {error}") from None
+        pointers = np.asarray(X.indptr)
+        if (pointers[1:] < pointers[:-1]).any():   # (check_format subtracts, which can wrap)
+            raise ValueError(f"{name} is not a valid sparse matrix: its indptr must ascend")
 
 
 def _sparse_features(name, X, n_in, dtype):
@@ -198,7 +215,7 @@ def _sparse_features(name, X, n_in, dtype):
     scaled by 1/255 as the core scales dense ones."""
     _check_shape(name, X, n_in)
     _check_real(name, X.dtype)
-    _check_sparse_structure(name, X)
+    check_sparse_structure(name, X)
     X = sparse.csr_matrix(X, copy=True)
     X.sum_duplicates()  # (also sorts each row's columns)
     X.data = scale_pixels(X.data, dtype) if X.dtype == np.uint8 else X.data.astype(dtype)

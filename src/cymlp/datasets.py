@@ -79,8 +79,8 @@ def _read_idx(stream, name, size, size_mod_2_32=False, digest=None, most=None):
     """Read IDX from a binary stream holding ``size`` bytes in all.
 
     The header's claimed size is checked against ``size`` (for gzip only its
-    value mod 2^32 is known, from the trailer, and ``most`` bounds it) before
-    anything is allocated,
+    value mod 2^32 is known, from the trailer, and ``most`` bounds it; if they
+    disagree, the stream's bytes are counted) before anything is allocated,
     and the data is read straight into the array. ``digest`` (a hashlib
     object), if given, is fed the file's bytes as read.
     """
@@ -102,16 +102,17 @@ def _read_idx(stream, name, size, size_mod_2_32=False, digest=None, most=None):
     if most is not None and expected > most:
         raise ValueError(f"{name}: truncated: header says shape {shape} ({expected} bytes of "
                          f"data), more than the file can hold")
-    if size_mod_2_32 and (expected - available) % 2**32:
-        # A cut .gz ends in arbitrary bytes, not in its trailer: count what it really holds.
-        available, size_mod_2_32 = _count_bytes(stream, limit=expected), False
+    if size_mod_2_32 and expected != available:
+        # A cut .gz ends in arbitrary bytes, not in its trailer, and the trailer cannot tell
+        # sizes 4 GiB apart: count what it really holds.
+        available = _count_bytes(stream, limit=expected)
         if available > expected:
             raise ValueError(f"{name}: has trailing bytes: header says shape {shape} "
                              f"({expected} bytes of data), file has more")
         if available == expected:  # several gzip members: the trailer was only the last one's
             stream.seek(4 + 4 * ndim)
-    if (expected - available) % 2**32 if size_mod_2_32 else expected != available:
-        problem = "truncated" if expected > available % 2**32 else "has trailing bytes"
+    if expected != available:
+        problem = "truncated" if expected > available else "has trailing bytes"
         raise ValueError(f"{name}: {problem}: header says shape {shape} "
                          f"({expected} bytes of data), file has {available}")
     array = np.empty(shape, dtype=dtype)

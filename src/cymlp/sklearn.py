@@ -57,7 +57,7 @@ from threadpoolctl import threadpool_limits
 
 from . import _core, _mlp, reference
 from ._threads import CPUS, default_threads, leased_epoch
-from ._validation import as_features, check_int, core_rows
+from ._validation import as_features, check_int, check_sparse_structure, core_rows
 
 # The sparse formats accepted as X, as scikit-learn's MLP estimators accept them.
 SPARSE_FORMATS = ["csr", "csc", "coo"]
@@ -260,6 +260,7 @@ class _BaseMLP(BaseEstimator):
 
     def _validate_X(self, X, reset):
         dtype = (np.float64, np.float32) if self.dtype is None else np.dtype(self.dtype)
+        check_sparse_structure("X", X)   # (before scikit-learn converts or multiplies by it)
         return validate_data(self, X, reset=reset, dtype=dtype, order="C",
                              accept_sparse=SPARSE_FORMATS)
 
@@ -609,6 +610,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def _validate_input(self, X, y, incremental, reset):
         dtype = (np.float64, np.float32) if self.dtype is None else np.dtype(self.dtype)
+        check_sparse_structure("X", X)
         X, y = validate_data(self, X, y, multi_output=True, dtype=dtype, order="C", reset=reset,
                              accept_sparse=SPARSE_FORMATS)
         if y.ndim == 2 and y.shape[1] == 1:
@@ -726,6 +728,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
     def _validate_input(self, X, y, incremental, reset):
         dtype = (np.float64, np.float32) if self.dtype is None else np.dtype(self.dtype)
+        check_sparse_structure("X", X)
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=dtype,
                              order="C", reset=reset, accept_sparse=SPARSE_FORMATS)
         if y.ndim == 2 and y.shape[1] == 1:
