@@ -134,6 +134,21 @@ def test_an_honest_model_loads_within_a_small_multiple_of_its_size(tmp_path):
     assert growth < 3 * model_bytes + 16 * MiB, f"{growth / MiB:.0f} MiB for a {model_bytes / MiB:.0f} MiB model"
 
 
+@pytest.mark.skipif(not LINUX, reason="peak RSS is read from Linux's /proc")
+def test_a_new_model_peaks_at_its_own_size():
+    # [2000, 4000, 10] in float64: 64 MB of weights, drawn a layer at a time and scaled in place
+    code = ("from cymlp import MLP\n"
+            "def hwm():\n"
+            "    return next(int(l.split()[1]) * 1024 for l in open('/proc/self/status')\n"
+            "                if l.startswith('VmHWM'))\n"
+            "base = hwm(); net = MLP([2000, 4000, 10])\n"
+            "print(hwm() - base, sum(a.nbytes for a in net.weights + net.biases))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    growth, model_bytes = map(int, result.stdout.split())
+    assert growth < model_bytes * 1.2 + 8 * MiB, f"{growth / MiB:.0f} MiB for a {model_bytes / MiB:.0f} MiB model"
+
+
 def test_a_zip_bomb_is_refused_before_inflating(tmp_path, monkeypatch):
     # a model that declares 32 MB of weights and backs them with 32 MB of zeros, deflated to 30 KB
     sizes = (2000, 2000, 2)

@@ -276,9 +276,8 @@ class MLP:
         if self.dtype not in _core.NETWORKS:
             raise ValueError(f"dtype must be float64 or float32, got {self.dtype}")
         self._rng = np.random.default_rng(seed)
-        biases, weights = _initial_parameters(self.layer_sizes, self.init, self._rng)
-        self.biases = [b.astype(self.dtype) for b in biases]
-        self.weights = [W.astype(self.dtype) for W in weights]
+        self.biases, self.weights = _initial_parameters(self.layer_sizes, self.init, self._rng,
+                                                        self.dtype)
         self._training = threading.Lock()
 
     def __getstate__(self):
@@ -829,21 +828,24 @@ def _score(record, validation):
     return record.correct if record.total is not None else -record.mse
 
 
-def _initial_parameters(layer_sizes, init, rng):
-    """``(biases, weights)`` for the init scheme; all biases are drawn first, as in the paper."""
+def _initial_parameters(layer_sizes, init, rng, dtype):
+    """``(biases, weights)`` of ``dtype`` for the init scheme, drawn in float64; all biases
+    are drawn first, as in the paper. (A layer at a time, scaled in place: the peak is the
+    model and one float64 layer.)"""
     pairs = list(zip(layer_sizes[:-1], layer_sizes[1:]))
     if init in ("normal", "scaled_normal"):
-        biases = [rng.standard_normal(n_out) for _, n_out in pairs]
+        biases = [rng.standard_normal(n_out).astype(dtype, copy=False) for _, n_out in pairs]
     else:
-        biases = [np.zeros(n_out) for _, n_out in pairs]
+        biases = [np.zeros(n_out, dtype) for _, n_out in pairs]
     weights = []
     for n_in, n_out in pairs:
         if init == "xavier":
             limit = np.sqrt(6.0 / (n_in + n_out))
-            weights.append(rng.uniform(-limit, limit, (n_out, n_in)))
+            W = rng.uniform(-limit, limit, (n_out, n_in))
         else:
-            scale = {"normal": 1.0, "scaled_normal": 1.0 / np.sqrt(n_in), "he": np.sqrt(2.0 / n_in)}[init]
-            weights.append(rng.standard_normal((n_out, n_in)) * scale)
+            W = rng.standard_normal((n_out, n_in))
+            W *= {"normal": 1.0, "scaled_normal": 1.0 / np.sqrt(n_in), "he": np.sqrt(2.0 / n_in)}[init]
+        weights.append(W.astype(dtype, copy=False))
     return biases, weights
 
 
