@@ -100,18 +100,18 @@ def _check_model(args):
     if args.cost == "cross_entropy" and args.output_activation not in ("sigmoid", "softmax"):
         raise CommandError(f"--cost cross_entropy needs --output-activation sigmoid or softmax, "
                            f"got {args.output_activation}")
-    layers = args.layers or []
+    layers = args.layers or [1, 1]
     weights = sum(a * b + b for a, b in zip(layers, layers[1:]))
+    too_large = f"--layers {','.join(map(str, layers))}: the network's {{}}weights do not fit " \
+                f"in this machine's memory"
     if weights * 8 > _memory_bytes():
-        raise CommandError(f"--layers {','.join(map(str, args.layers))}: the network's "
-                           f"{weights:,} weights do not fit in this machine's memory")
+        raise CommandError(too_large.format(f"{weights:,} "))
     try:
-        MLP(args.layers or [1, 1], **_model_options(args))  # anything the model itself refuses
+        MLP(layers, **_model_options(args))  # anything the model itself refuses
     except (TypeError, ValueError) as error:
         raise CommandError(str(error)) from None
-    except MemoryError:
-        raise CommandError(f"--layers {','.join(map(str, args.layers))}: the network's "
-                           f"weights do not fit in this machine's memory") from None
+    except MemoryError:   # (where the OS does not say how much memory it has)
+        raise CommandError(too_large.format("")) from None
 
 
 def _check_against_data(args, data):

@@ -844,7 +844,8 @@ def _initial_parameters(layer_sizes, init, rng, dtype):
             W = rng.uniform(-limit, limit, (n_out, n_in))
         else:
             W = rng.standard_normal((n_out, n_in))
-            W *= {"normal": 1.0, "scaled_normal": 1.0 / np.sqrt(n_in), "he": np.sqrt(2.0 / n_in)}[init]
+            if init != "normal":   # (the paper's N(0, 1) needs no pass over the weights)
+                W *= 1.0 / np.sqrt(n_in) if init == "scaled_normal" else np.sqrt(2.0 / n_in)
         weights.append(W.astype(dtype, copy=False))
     return biases, weights
 
