@@ -17,6 +17,7 @@ from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.model_selection import GridSearchCV, cross_val_score  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import MinMaxScaler  # noqa: E402
+from sklearn.utils._param_validation import InvalidParameterError  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
 from cymlp import sklearn as cy  # noqa: E402
@@ -89,6 +90,11 @@ def _fit_both(kind, data, params):
 def _largest_difference(a, b):
     return max(np.max(np.abs(p - q)) for p, q in zip(a.coefs_ + a.intercepts_,
                                                      b.coefs_ + b.intercepts_))
+
+
+def _parameters(estimator):
+    """Copies of the estimator's coefs_ and intercepts_."""
+    return [p.copy() for p in estimator.coefs_ + estimator.intercepts_]
 
 
 @pytest.mark.parametrize("name, kind, data, params", CASES, ids=[c[0] for c in CASES])
@@ -223,9 +229,45 @@ def test_partial_fit_keeps_the_optimizer_as_scikit_learn(how, solver):
                   learning_rate="invscaling", learning_rate_init=0.05, batch_size=30)
     theirs = _continue(sk.MLPClassifier(**params), X, y, how)
     ours = _continue(MLPClassifier(**params), X, y, how)
-    tolerance = 1e-5 if how == "another dtype" else 1e-12  # (float32 rounding)
-    assert _largest_difference(theirs, ours) < tolerance and ours.t_ == theirs.t_
-    assert ours.loss_ == pytest.approx(theirs.loss_, rel=tolerance)
+    assert _largest_difference(theirs, ours) < 1e-12 and ours.t_ == theirs.t_
+    assert ours.loss_ == pytest.approx(theirs.loss_, rel=1e-12)
+    assert [c.dtype for c in ours.coefs_] == [c.dtype for c in theirs.coefs_]
+
+
+@pytest.mark.parametrize("kind", ["Classifier", "Regressor"])
+def test_refits_read_what_scikit_learn_reads(kind):
+    """What a later partial_fit or warm_start fit takes from the estimator as it is then,
+    as scikit-learn does: the activation, set anew; the parameters' dtype, kept from the
+    first fit; and early stopping's best parameters, which scikit-learn's restore leaves
+    the same arrays as coefs_ (a later warm fit trains them until it improves)."""
+    X, y = DATA["multiclass" if kind == "Classifier" else "regression"]
+    extra = dict(classes=[0, 1, 2]) if kind == "Classifier" else {}
+    results = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for module in (sk, cy):
+            estimator = getattr(module, "MLP" + kind)
+            changed = estimator(hidden_layer_sizes=(7,), random_state=0, batch_size=40)
+            changed.partial_fit(X, y, **extra)
+            changed.set_params(activation="tanh").partial_fit(X, y)
+            wider = estimator(hidden_layer_sizes=(7,), random_state=0, max_iter=4).fit(X, y)
+            wider.partial_fit(X.astype(np.float32), y)     # stays float64
+            narrower = estimator(hidden_layer_sizes=(7,), random_state=0, max_iter=4).fit(
+                X.astype(np.float32), y)
+            narrower.partial_fit(X, y)                     # stays float32
+            stopping = estimator(hidden_layer_sizes=(10,), max_iter=40, random_state=0,
+                                 early_stopping=True, warm_start=True, n_iter_no_change=3,
+                                 learning_rate_init=0.05)
+            fits = [stopping.fit(X, y) and _parameters(stopping) for _ in range(3)]
+            results.append((changed, wider, narrower, fits))
+    (changed, wider, narrower, fits), (ours, our_wider, our_narrower, our_fits) = results
+    assert _largest_difference(changed, ours) < 1e-12
+    assert _largest_difference(wider, our_wider) < 1e-12 and our_wider.coefs_[0].dtype == np.float64
+    assert _largest_difference(narrower, our_narrower) < 1e-5
+    assert our_narrower.coefs_[0].dtype == np.float32
+    for theirs, mine in zip(fits, our_fits):
+        assert max(np.max(np.abs(a - b)) for a, b in zip(theirs, mine)) < 1e-12
+    assert max(np.max(np.abs(a - b)) for a, b in zip(fits[0], fits[2])) > 1e-3  # (it trained)
 
 
 def test_fortran_ordered_and_frame_targets():
@@ -255,11 +297,32 @@ def test_unsupported_parameters_are_clear_errors():
         MLPClassifier(early_stopping=True).partial_fit(X, y, classes=[0, 1])
     for name, value in [("shuffle", "yes"), ("early_stopping", 1), ("warm_start", None),
                         ("nesterovs_momentum", "no"), ("max_iter", 2.5), ("batch_size", 8.0),
-                        ("n_iter_no_change", 0.5), ("n_threads", 1.5)]:
-        with pytest.raises(ValueError, match=f"'{name}' parameter must be"):   # as scikit-learn
-            MLPClassifier(**{name: value}).fit(X, y)
-        with pytest.raises(ValueError):
-            sk.MLPClassifier(**{name: value}).fit(X, y) if name != "n_threads" else int("x")
+                        ("n_iter_no_change", 0.5), ("alpha", -1), ("verbose", "x"),
+                        ("random_state", "seed"), ("hidden_layer_sizes", "wide")]:
+        errors = []
+        for estimator in (sk.MLPClassifier, MLPClassifier):   # scikit-learn's own checks
+            with pytest.raises(InvalidParameterError) as error:
+                estimator(**{name: value}).fit(X, y)
+            errors.append(str(error.value))
+        assert errors[0] == errors[1] and f"'{name}' parameter" in errors[1]
+    for value in (1.5, True, 0):
+        with pytest.raises(InvalidParameterError, match="'n_threads' parameter must be"):
+            MLPClassifier(n_threads=value).fit(X, y)
+    with pytest.raises(InvalidParameterError, match="hidden_layer_sizes must hold integers"):
+        MLPClassifier(hidden_layer_sizes=(3.0,)).fit(X, y)     # (a TypeError in scikit-learn)
+    with pytest.raises(InvalidParameterError, match="dtype must be"):
+        MLPClassifier(dtype="bogus").fit(X, y)
+    with pytest.raises(ValueError, match=r"hidden_layer_sizes must be > 0, got \[4, 0\]\."):
+        MLPClassifier(hidden_layer_sizes=(4, 0)).fit(X, y)
+    model = MLPClassifier(alpha=-1)
+    with pytest.raises(InvalidParameterError):   # checked before partial_fit keeps anything
+        model.partial_fit(X, y, classes=[0, 1])
+    with pytest.raises(ValueError, match="classes must be passed on the first call"):
+        model.set_params(alpha=0.1).partial_fit(X, y)
+    with pytest.raises(ValueError, match="y must hold numbers for a regressor, got dtype <U3"):
+        MLPRegressor().fit(X, np.full(len(X), "1.5"))       # (scikit-learn: a ufunc error)
+    assert not hasattr(MLPClassifier(solver="lbfgs"), "partial_fit")   # as scikit-learn's
+    assert hasattr(MLPRegressor(solver="lbfgs"), "partial_fit")
 
 
 def test_parameters_and_defaults_are_scikit_learns():
@@ -309,6 +372,32 @@ def test_to_sklearn_predicts_the_same_and_pickles():
         warnings.simplefilter("ignore", ConvergenceWarning)
         reg.fit(Xr, Yr)
     np.testing.assert_allclose(reg.to_sklearn().predict(Xr), reg.predict(Xr), rtol=1e-12)
+
+
+@pytest.mark.parametrize("params", [
+    {}, dict(solver="sgd", learning_rate="invscaling", learning_rate_init=0.05),
+    dict(solver="sgd", nesterovs_momentum=False, learning_rate="adaptive"),
+    dict(early_stopping=True, warm_start=True)], ids=["adam", "nesterov", "momentum", "early"])
+def test_to_sklearn_goes_on_training_as_cymlp_would(params):
+    """The export carries the optimizer (Adam's moments and steps, the velocities, the step
+    size) and the convergence state, so scikit-learn goes on from where cymlp stopped."""
+    X, y = DATA["multiclass"]
+    params = dict(hidden_layer_sizes=(7, 5), max_iter=6, random_state=0, batch_size=50) | params
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        theirs, ours = sk.MLPClassifier(**params).fit(X, y), MLPClassifier(**params).fit(X, y)
+        exported = ours.to_sklearn()
+        kept, carried = theirs._optimizer, exported._optimizer
+        assert type(kept) is type(carried) and kept.learning_rate == carried.learning_rate
+        for name in ("ms", "vs", "velocities"):
+            if hasattr(kept, name):
+                assert max(np.max(np.abs(a - b)) for a, b in
+                           zip(getattr(kept, name), getattr(carried, name))) < 1e-12
+        assert getattr(kept, "t", None) == getattr(carried, "t", None)
+        for model in (theirs, exported, ours):   # (early stopping: a warm fit; else one epoch)
+            model.fit(X, y) if params.get("early_stopping") else model.partial_fit(X, y)
+    assert _largest_difference(theirs, exported) < 1e-12
+    assert _largest_difference(exported, ours) < 1e-12
 
 
 def test_dataframes_feature_names_and_string_labels():

@@ -30,12 +30,21 @@ from contextlib import contextmanager
 import numpy as np
 
 try:
-    from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
+    from sklearn import neural_network
+    from sklearn.base import (
+        BaseEstimator,
+        ClassifierMixin,
+        RegressorMixin,
+        _fit_context,
+        is_classifier,
+    )
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.metrics import accuracy_score, r2_score
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import LabelBinarizer
     from sklearn.utils import check_random_state, shuffle
+    from sklearn.utils._param_validation import InvalidParameterError
+    from sklearn.utils.metaestimators import available_if
     from sklearn.utils.multiclass import (
         _check_partial_fit_first_call,
         type_of_target,
@@ -65,45 +74,13 @@ SPARSE_FORMATS = ["csr", "csc", "coo"]
 # scikit-learn's activation names -> cymlp's (hidden layers; outputs add softmax)
 ACTIVATION_NAMES = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh",
                     "relu": "relu", "softmax": "softmax"}
-SOLVERS = ("sgd", "adam")
 # Floating-point operations of a batch below which one thread is faster than several.
 _FLOPS_WORTH_A_THREAD = 1e7
-SCHEDULES = ("constant", "invscaling", "adaptive")
 
 
-def _check_number(name, value, low, high=np.inf, low_open=False, high_open=True):
-    """A real number in the interval; a ValueError naming the parameter otherwise."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"The '{name}' parameter must be a real number, got {value!r}")
-    low_bad = value <= low if low_open else value < low
-    high_bad = value >= high if high_open else value > high
-    if low_bad or high_bad or np.isnan(value):
-        interval = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
-        raise ValueError(f"The '{name}' parameter must be in {interval}, got {value!r}")
-    return float(value)
-
-
-def _check_integer(name, value, minimum):
-    """An integer >= minimum; a ValueError naming the parameter otherwise (as scikit-learn's
-    parameter errors are)."""
-    try:
-        return check_int(name, value, minimum=minimum)
-    except TypeError as error:
-        raise ValueError(f"The '{name}' parameter must be an integer >= {minimum}, "
-                         f"got {value!r}") from error
-
-
-def _check_bool(name, value):
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"The '{name}' parameter must be True or False, got {value!r}")
-
-
-def _check_option(name, value, options):
-    if not isinstance(value, str) or value not in options:
-        raise ValueError(
-            f"The '{name}' parameter must be one of {', '.join(map(repr, options))}; got {value!r}"
-        )
-    return value
+def _parameter_error(message):
+    """A parameter error as scikit-learn raises them (a ValueError and a TypeError)."""
+    return InvalidParameterError(message)
 
 
 class _Schedule:
@@ -148,6 +125,7 @@ class _CoreEngine:
 
     def __init__(self, estimator, batch_size, kept=None):
         n_layers = len(estimator.coefs_)
+        self.activations = (estimator.activation, estimator.out_activation_)
         kinds = ([_mlp.ACTIVATIONS[ACTIVATION_NAMES[estimator.activation]]] * (n_layers - 1)
                  + [_mlp.ACTIVATIONS[ACTIVATION_NAMES[estimator.out_activation_]]])
         cost = "quadratic" if estimator.out_activation_ == "identity" else "cross_entropy"
@@ -160,6 +138,7 @@ class _CoreEngine:
         if kept is not None and kept[1] is not None:
             self.core.load_optimizer_state(kept[1])
         self.flops_per_row, self.check_every = _mlp._training_work(estimator.coefs_, rows)
+        self.n_threads_asked = estimator.n_threads
         if estimator.n_threads is not None:
             self.n_threads = estimator.n_threads
         elif self.flops_per_row * batch_size < _FLOPS_WORTH_A_THREAD:  # small nets: the threads'
@@ -171,10 +150,13 @@ class _CoreEngine:
 
     def fits(self, estimator, batch_size):
         """Whether this engine can go on training the estimator: still on its parameter
-        arrays (not set anew by hand, nor converted to another dtype), with room for
-        batches of batch_size rows."""
+        arrays (not set anew by hand, nor converted to another dtype), with its
+        activations and n_threads (scikit-learn reads the activation at every pass), with
+        room for batches of batch_size rows."""
         parameters = estimator.coefs_ + estimator.intercepts_
         return (self.rows >= min(batch_size, _core.CHUNK)
+                and self.activations == (estimator.activation, estimator.out_activation_)
+                and self.n_threads_asked == estimator.n_threads
                 and len(parameters) == len(self.parameters)
                 and all(a is b for a, b in zip(parameters, self.parameters)))
 
@@ -215,42 +197,37 @@ class _BaseMLP(BaseEstimator):
     """What MLPClassifier and MLPRegressor share: scikit-learn's _fit_stochastic."""
 
     def _check_parameters(self):
+        """The hidden layers' sizes, once the parameters are checked: by scikit-learn's
+        own constraints (its InvalidParameterError, a ValueError and a TypeError, and
+        its messages; again at each partial_fit, where scikit-learn checks only the
+        first), then what cymlp adds or leaves out."""
+        self._validate_params()
         sizes = self.hidden_layer_sizes
         sizes = list(sizes) if hasattr(sizes, "__iter__") else [sizes]
+        if np.any(np.array(sizes) <= 0):
+            raise ValueError("hidden_layer_sizes must be > 0, got %s." % sizes)
         for size in sizes:
-            if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size <= 0:
-                raise ValueError(f"hidden_layer_sizes must be > 0, got {self.hidden_layer_sizes}.")
-        _check_option("activation", self.activation, ("identity", "logistic", "tanh", "relu"))
+            if isinstance(size, (bool, np.bool_)) or not isinstance(size, numbers.Integral):
+                raise _parameter_error(
+                    f"hidden_layer_sizes must hold integers, got {self.hidden_layer_sizes!r}")
         if self.solver == "lbfgs":
-            raise ValueError(
+            raise _parameter_error(
                 "solver='lbfgs' is not supported by cymlp: use solver='adam' (scikit-learn's "
                 "default) or 'sgd', or scikit-learn's own estimator for L-BFGS"
             )
-        _check_option("solver", self.solver, SOLVERS)
-        _check_number("alpha", self.alpha, 0)
-        if not (isinstance(self.batch_size, str) and self.batch_size == "auto"):
-            if isinstance(self.batch_size, str):
-                _check_option("batch_size", self.batch_size, ("auto",))
-            _check_integer("batch_size", self.batch_size, 1)
-        _check_option("learning_rate", self.learning_rate, SCHEDULES)
-        _check_number("learning_rate_init", self.learning_rate_init, 0, low_open=True)
-        _check_number("power_t", self.power_t, 0)
-        _check_integer("max_iter", self.max_iter, 1)
-        _check_number("tol", self.tol, 0)
-        _check_number("momentum", self.momentum, 0, 1, high_open=False)
-        _check_number("validation_fraction", self.validation_fraction, 0, 1)
-        _check_number("beta_1", self.beta_1, 0, 1)
-        _check_number("beta_2", self.beta_2, 0, 1)
-        _check_number("epsilon", self.epsilon, 0, low_open=True)
-        if self.n_iter_no_change != np.inf:
-            _check_integer("n_iter_no_change", self.n_iter_no_change, 1)
-        _check_integer("max_fun", self.max_fun, 1)
-        for name in ("shuffle", "warm_start", "nesterovs_momentum", "early_stopping"):
-            _check_bool(name, getattr(self, name))
-        if self.dtype is not None and np.dtype(self.dtype) not in (np.float64, np.float32):
-            raise ValueError(f"dtype must be None, float64 or float32, got {self.dtype!r}")
+        try:
+            dtype = None if self.dtype is None else np.dtype(self.dtype)
+        except TypeError:
+            dtype = self.dtype
+        if dtype not in (None, np.float64, np.float32):
+            raise _parameter_error(
+                f"dtype must be None, float64 or float32, got {self.dtype!r}")
         if self.n_threads is not None:
-            _check_integer("n_threads", self.n_threads, 1)
+            try:
+                check_int("n_threads", self.n_threads, minimum=1)
+            except (TypeError, ValueError) as error:
+                raise _parameter_error(f"The 'n_threads' parameter must be None or an "
+                                       f"integer >= 1, got {self.n_threads!r}") from error
         return sizes
 
     def _float_dtype(self, X_dtype=None):
@@ -309,6 +286,12 @@ class _BaseMLP(BaseEstimator):
         hidden = self._check_parameters()
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
+        if (not first_pass and self.dtype is None
+                and self.coefs_[0].dtype in (np.float32, np.float64)):
+            # scikit-learn's parameters keep their dtype: a float64 network multiplies a
+            # float32 X as float64 (exactly as X converted), and a float32 one rounds its
+            # float64 updates to float32 (here X is, before training)
+            X = X.astype(self.coefs_[0].dtype, copy=False)
         n_samples, n_features = X.shape
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=X.dtype)
@@ -320,8 +303,7 @@ class _BaseMLP(BaseEstimator):
         if first_pass:
             self._initialize(y, layer_units, X.dtype)
         self._own_parameters(X.dtype)
-        self._fit_stochastic(X, np.ascontiguousarray(y, dtype=X.dtype), sample_weight,
-                             incremental)
+        self._fit_stochastic(X, y, sample_weight, incremental)
         if not all(np.isfinite(p).all() for p in self.coefs_ + self.intercepts_):
             raise ValueError(
                 "Solver produced non-finite parameter weights. The input data may"
@@ -351,9 +333,9 @@ class _BaseMLP(BaseEstimator):
                 )
             if is_classifier(self):
                 y_val = self._label_binarizer.inverse_transform(y_val)
-            y = np.ascontiguousarray(y)
         else:
             X_val = y_val = None
+        y = np.ascontiguousarray(y, dtype=X.dtype)
         if sample_weight is not None:
             sample_weight = np.ascontiguousarray(sample_weight)
         # the rows as the core reads them: a C-ordered array, or sorted CSR without zeros
@@ -376,6 +358,10 @@ class _BaseMLP(BaseEstimator):
             for mine, best in zip(self.coefs_ + self.intercepts_,
                                   self._best_coefs + self._best_intercepts):
                 mine[...] = best
+            # scikit-learn's restore makes the best parameters the same arrays as coefs_
+            # and intercepts_, so a later warm_start fit trains them too, until its first
+            # improvement copies them: the same here
+            self._best_coefs, self._best_intercepts = self.coefs_, self.intercepts_
 
     def _prepare_engine(self, batch_size, incremental):
         """scikit-learn starts a new optimizer for every fit and keeps it (velocities,
@@ -489,6 +475,16 @@ class _BaseMLP(BaseEstimator):
             return np.nan
         return score_function(y, y_pred, sample_weight=sample_weight)
 
+    def _check_solver(self):
+        """scikit-learn's: partial_fit is there for the stochastic solvers only."""
+        if self.solver not in ("sgd", "adam"):
+            raise AttributeError(
+                "partial_fit is only available for stochastic"
+                " optimizers. %s is not stochastic." % self.solver
+            )
+        return True
+
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Fit the model to data matrix X and targets y (scikit-learn's _fit_stochastic).
         X is an array-like or a scipy.sparse matrix (csr, csc or coo) of shape
@@ -501,22 +497,66 @@ class _BaseMLP(BaseEstimator):
 
     def to_sklearn(self):
         """A fitted scikit-learn estimator of the same class, with copies of this one's
-        parameters and fitted attributes: it predicts the same (to rounding), so
-        scikit-learn's ecosystem (skops, skl2onnx, ...) takes cymlp models."""
-        from sklearn import neural_network
-
+        parameters, fitted attributes and optimizer: it predicts the same (to rounding),
+        goes on training as this one would (partial_fit, warm_start), and takes
+        scikit-learn's ecosystem (skops, skl2onnx, ...)."""
         check_is_fitted(self)
         params = {k: v for k, v in self.get_params().items() if k not in ("dtype", "n_threads")}
         model = getattr(neural_network, type(self).__name__)(**params)
         for name in ("n_iter_", "t_", "n_outputs_", "n_layers_", "out_activation_", "loss_",
                      "loss_curve_", "best_loss_", "validation_scores_", "best_validation_score_",
-                     "n_features_in_", "feature_names_in_", "classes_", "_label_binarizer"):
+                     "n_features_in_", "feature_names_in_", "classes_", "_label_binarizer",
+                     "_no_improvement_count"):
             if hasattr(self, name):
                 value = getattr(self, name)
                 setattr(model, name, list(value) if isinstance(value, list) else value)
-        model.coefs_ = [np.ascontiguousarray(c) for c in self.coefs_]
-        model.intercepts_ = [b.copy() for b in self.intercepts_]
+        copies = {}   # C-ordered copies, shared where this estimator shares an array
+
+        def copied(arrays):
+            return [copies.setdefault(id(a), np.array(a, order="C")) for a in arrays]
+
+        model.coefs_, model.intercepts_ = copied(self.coefs_), copied(self.intercepts_)
+        if hasattr(self, "_best_coefs"):
+            model._best_coefs = copied(self._best_coefs)
+            model._best_intercepts = copied(self._best_intercepts)
+        optimizer = self._sklearn_optimizer(model.coefs_ + model.intercepts_)
+        if optimizer is not None:
+            model._optimizer = optimizer
         return model
+
+    def _sklearn_optimizer(self, params):
+        """scikit-learn's optimizer object (SGDOptimizer or AdamOptimizer) for params, in
+        the state this estimator's optimizer is in (None before any training)."""
+        from sklearn.neural_network._stochastic_optimizers import AdamOptimizer, SGDOptimizer
+
+        engine = self.__dict__.get("_engine")
+        settings, state = (engine.state() if engine is not None
+                           else self.__dict__.get("_optimizer_state", (None, None)))
+        schedule = self.__dict__.get("_schedule")
+        if settings is None or schedule is None:
+            return None
+        n_layers = len(self.coefs_)
+        steps, moments = state if state is not None else (0, [[None] * 4] * n_layers)
+
+        def moment(k):   # the layers' moments k (weights) and k + 1 (biases), as params
+            kept = [layer[k] for layer in moments] + [layer[k + 1] for layer in moments]
+            return [np.zeros_like(p) if m is None else np.array(m.T, order="C", dtype=p.dtype)
+                    for p, m in zip(params, kept)]
+
+        if settings["optimizer"] == "adam":
+            optimizer = AdamOptimizer(params, schedule.initial, settings["beta_1"],
+                                      settings["beta_2"], settings["epsilon"])
+            optimizer.t, optimizer.ms, optimizer.vs = steps, moment(0), moment(2)
+            if steps:
+                optimizer.learning_rate = (schedule.initial * np.sqrt(1 - settings["beta_2"] ** steps)
+                                           / (1 - settings["beta_1"] ** steps))
+        else:
+            optimizer = SGDOptimizer(params, schedule.initial, schedule.kind,
+                                     settings["momentum"], settings["optimizer"] == "nesterov",
+                                     schedule.power_t)
+            optimizer.learning_rate = schedule.learning_rate
+            optimizer.velocities = moment(0)
+        return optimizer
 
     def to_torch(self):
         """The fitted network as a ``torch.nn.Sequential`` (needs PyTorch), computing
@@ -636,6 +676,11 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         y = self._label_binarizer.transform(y).astype(bool)
         return X, y
 
+    _parameter_constraints = {**neural_network.MLPClassifier._parameter_constraints,
+                              "dtype": "no_validation", "n_threads": "no_validation"}
+
+    @available_if(lambda est: est._check_solver())
+    @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One epoch over (X, y) (rows weighed by ``sample_weight``, if given); the
         first call must list every class in ``classes``."""
@@ -723,19 +768,29 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         self.n_threads = n_threads
 
     def _check_parameters(self):
-        _check_option("loss", self.loss, ("squared_error",))
-        return super()._check_parameters()
+        sizes = super()._check_parameters()
+        if self.loss != "squared_error":
+            raise _parameter_error(
+                f"loss={self.loss!r} is not supported by cymlp: its one loss is "
+                "'squared_error' (use scikit-learn's own estimator for 'poisson')")
+        return sizes
 
     def _validate_input(self, X, y, incremental, reset):
         dtype = (np.float64, np.float32) if self.dtype is None else np.dtype(self.dtype)
         check_sparse_structure("X", X)
         X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=dtype,
                              order="C", reset=reset, accept_sparse=SPARSE_FORMATS)
+        if y.dtype.kind not in "biuf":   # (y_numeric converts object arrays, not strings)
+            raise ValueError(f"y must hold numbers for a regressor, got dtype {y.dtype}")
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         return X, y
 
-    def partial_fit(self, X, y, sample_weight=None):
+    _parameter_constraints = {**neural_network.MLPRegressor._parameter_constraints,
+                              "dtype": "no_validation", "n_threads": "no_validation"}
+
+    @_fit_context(prefer_skip_nested_validation=True)   # (scikit-learn's regressor keeps
+    def partial_fit(self, X, y, sample_weight=None):   # partial_fit for any solver)
         """One epoch over (X, y) (rows weighed by ``sample_weight``, if given),
         continuing from the current parameters."""
         return self._fit(X, y, sample_weight, incremental=True)
