@@ -419,7 +419,6 @@ CYMLP_LIST_BODY(cymlp_list_base_f, float, uint32_t, 0x7fffffffU)
     {                                                                                  \
         int k, end;                                                                    \
         uint64_t eight;                                                                \
-        const T scale = (T)(1.0 / 255.0);                                              \
         while (j < n_in) {                                                             \
             end = j + 8 < n_in ? j + 8 : n_in;                                         \
             if (end == j + 8) {                                                        \
@@ -430,7 +429,7 @@ CYMLP_LIST_BODY(cymlp_list_base_f, float, uint32_t, 0x7fffffffU)
                 }                                                                      \
             }                                                                          \
             for (k = j; k < end; k++) {                                                \
-                values[n] = p[k] * scale;                                              \
+                values[n] = (T)(p[k] * (1.0 / 255.0));                                 \
                 cols[n] = k;                                                           \
                 n += p[k] != 0;                                                        \
             }                                                                          \
@@ -521,7 +520,8 @@ static CYMLP_AVX2 int cymlp_list_avx2_f(const float *x, int n_in, float *values,
     return cymlp_list_base_f(x, j, n_in, values, cols, n);   /* the tail */
 }
 
-/* uint8 pixels: p * scale in the row's type, as the baseline multiplies them */
+/* uint8 pixels: p * (1/255) in double, rounded to the row's type, as the baseline
+ * computes them (and as float32 copies of load_mnist()'s float64 pixels are) */
 static CYMLP_AVX2 int cymlp_list_pixels_avx2_d(const unsigned char *p, int n_in,
                                                double *values, int *cols)
 {
@@ -549,16 +549,22 @@ static CYMLP_AVX2 int cymlp_list_pixels_avx2_d(const unsigned char *p, int n_in,
 static CYMLP_AVX2 int cymlp_list_pixels_avx2_f(const unsigned char *p, int n_in,
                                                float *values, int *cols)
 {
-    const __m256 scale = _mm256_set1_ps((float)(1.0 / 255.0));
+    const __m256d scale = _mm256_set1_pd(1.0 / 255.0);
     int j = 0, n = 0, mask;
     __m256i ints;
+    __m128 low, high;
     for (; j + 8 <= n_in; j += 8) {
         ints = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(p + j)));
         mask = ~_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(
             ints, _mm256_setzero_si256()))) & 0xff;
-        if (mask)
-            n = cymlp_pack8_f(_mm256_mul_ps(_mm256_cvtepi32_ps(ints), scale), mask, j,
-                              values, cols, n);
+        if (mask) {
+            low = _mm256_cvtpd_ps(_mm256_mul_pd(
+                _mm256_cvtepi32_pd(_mm256_castsi256_si128(ints)), scale));
+            high = _mm256_cvtpd_ps(_mm256_mul_pd(
+                _mm256_cvtepi32_pd(_mm256_extracti128_si256(ints, 1)), scale));
+            n = cymlp_pack8_f(_mm256_insertf128_ps(_mm256_castps128_ps256(low), high, 1),
+                              mask, j, values, cols, n);
+        }
     }
     return cymlp_list_pixels_base_f(p, j, n_in, values, cols, n);   /* the tail */
 }

@@ -168,6 +168,7 @@ def corrupt(tmp_path, **changes):
     (dict(layer_sizes=None), "missing 'layer_sizes'"),
     (dict(extra=np.zeros(2)), "expected arrays"),
     (dict(layer_sizes=np.array([10**6, 10**6, 10**6])), "expected arrays|shape"),  # no giant allocation
+    (dict(layer_sizes=np.array([4, -3, 2])), r"layer_sizes must be .* from 1 to 10\*\*7, got \[4, -3, 2\]"),
 ])
 def test_load_rejects_bad_contents(tmp_path, changes, message):
     with pytest.raises(ValueError, match=message):
@@ -291,3 +292,21 @@ def test_perceptron_classifies_the_sparse_input_it_trains_on():
     p.train(sparse.csr_matrix(X), y, epochs=5, verbose=False)
     np.testing.assert_array_equal(p.classify(sparse.csr_matrix(X)), p.classify(X))
     assert p.eval(sparse.csr_matrix(X), y) == p.eval(X, y)
+
+
+def test_perceptron_takes_uint8_pixels_as_mlp_does(mnist):
+    """uint8 features are pixels, scaled by 1/255, dense or sparse: the same training as on
+    load_mnist()'s floats."""
+    from scipy import sparse
+    (X, y), _ = mnist
+    keep = np.flatnonzero(y <= 1)[:300]
+    floats, labels = X[keep], y[keep]
+    pixels = np.rint(floats * 255).astype(np.uint8)
+    runs = []
+    for features in (floats, pixels, sparse.csr_matrix(pixels)):
+        p = Perceptron(784, seed=0)
+        runs.append((p.train(features, labels, epochs=5, verbose=False), p.weights))
+        assert p.eval(features, labels) == p.eval(floats, labels)
+    for errors, weights in runs[1:]:
+        assert errors == runs[0][0]
+        np.testing.assert_array_equal(weights, runs[0][1])

@@ -10,6 +10,7 @@ import time
 import joblib
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from cymlp import MLP, _core
 from cymlp import reference as ref
@@ -52,17 +53,24 @@ def test_two_threads_with_every_option_match_reference():
         assert max_abs_error(got, want) < 1e-9
 
 
-def test_uint8_input_trains_exactly_like_its_scaled_floats():
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_uint8_input_trains_exactly_like_its_scaled_floats(dtype):
+    """uint8 pixels are x * (1/255) in float64, rounded to the model's dtype: what the
+    model makes of load_mnist()'s float64 pixels (in float32 too: 126 of the 256 pixel
+    values would differ by an ulp if scaled in float32)."""
     sizes = [40, 16, 5]
     X8, y = pixel_problem(sizes, 100)
+    X8[1:9, :32] = np.arange(256, dtype=np.uint8).reshape(8, 32)   # every pixel value
+    floats = X8 * (1.0 / 255.0)                                      # (float64, as load_mnist)
     for n_threads in (1, 2):
-        a = trained(sizes, (X8, y), n_threads)
-        b = trained(sizes, (scale(X8), y), n_threads)
+        a = trained(sizes, (X8, y), n_threads, dtype)
+        b = trained(sizes, (floats, y), n_threads, dtype)
         for p, q in zip(a.weights + a.biases, b.weights + b.biases):
             np.testing.assert_array_equal(p, q)
-    np.testing.assert_array_equal(a.predict(X8), a.predict(scale(X8)))
-    assert a.evaluate((X8, y)) == a.evaluate((scale(X8), y))
-    np.testing.assert_array_equal(a.feed_forward(X8[0]), a.feed_forward(scale(X8)[0]))
+    np.testing.assert_array_equal(a.predict(X8), a.predict(floats))
+    assert a.evaluate((X8, y)) == a.evaluate((floats, y))
+    np.testing.assert_array_equal(a.feed_forward(X8[1]), a.feed_forward(floats[1]))
+    np.testing.assert_array_equal(a.feed_forward(sp.csr_matrix(X8)), a.feed_forward(floats))
 
 
 def test_a_memmap_of_an_uncompressed_idx_file_trains_in_place(mnist_dir, tmp_path):

@@ -38,6 +38,16 @@ def check_positive_float(name, value):
     return value
 
 
+def check_nonnegative_float(name, value):
+    """``value`` as a finite float >= 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    value = float(value)
+    if not np.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+    return value
+
+
 def check_fraction(name, value, below_one=False):
     """``value`` as a float in [0, 1] (or [0, 1) with below_one)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
@@ -78,9 +88,10 @@ def check_gd(gd):
 
 
 def scale_pixels(pixels, dtype=np.float64):
-    """uint8 pixels -> dtype in [0, 1]: x * (1/255), exactly as the core scales uint8 input."""
-    dtype = np.dtype(dtype)
-    return np.multiply(pixels, dtype.type(1.0 / 255.0), dtype=dtype)
+    """uint8 pixels -> dtype in [0, 1]: x * (1/255) in float64, rounded to dtype, exactly
+    as the core scales uint8 input (so float32 pixels are load_mnist()'s, rounded)."""
+    scaled = np.multiply(pixels, 1.0 / 255.0, dtype=np.float64)
+    return scaled if np.dtype(dtype) == np.float64 else scaled.astype(dtype)
 
 
 def one_hot(labels, n_classes=10):
@@ -229,8 +240,9 @@ def _sparse_features(name, X, n_in, dtype):
 def as_features(name, X, n_in, dtype=np.float64, allow_uint8=False, allow_sparse=False):
     """X as a C-contiguous array of shape (n, n_in) with finite values, of ``dtype``.
 
-    With ``allow_uint8``, uint8 pixels are kept as they are (no float copy: the
-    core scales them by 1/255 as it gathers each batch). An array that already
+    uint8 values are pixels, scaled by 1/255 (scale_pixels); with ``allow_uint8`` they
+    are kept as they are (no float copy: the core scales them as it gathers each
+    batch). An array that already
     has the right dtype and layout is used in place: read-only arrays and
     ``np.memmap`` included (a memmap is checked a piece at a time, not read whole).
     A scipy.sparse X becomes a CSR matrix (_sparse_features) with ``allow_sparse``,
@@ -243,8 +255,10 @@ def as_features(name, X, n_in, dtype=np.float64, allow_uint8=False, allow_sparse
         X = X.toarray()
     X = _numeric_array(name, X)
     _check_shape(name, X, n_in)
-    if allow_uint8 and X.dtype == np.uint8:
-        return X if X.flags.c_contiguous else np.ascontiguousarray(X)
+    if X.dtype == np.uint8:
+        if allow_uint8:
+            return X if X.flags.c_contiguous else np.ascontiguousarray(X)
+        return scale_pixels(X, dtype)    # (as a sparse uint8 X is, above)
     if not (X.dtype == dtype and X.flags.c_contiguous):
         X = np.ascontiguousarray(X, dtype=dtype)
     _check_finite(name, X)
