@@ -156,6 +156,71 @@ def test_replaced_parameters_are_checked_and_converted():
         net.predict(X)
 
 
+def test_a_refused_train_leaves_the_generator_as_it_was():
+    """Same seed, data and options, same weights: also after calls that were refused, which
+    must not have drawn the validation split (or anything else) from the generator."""
+    X, y = random_problem([5, 4, 3], 40, seed=1)
+    kwargs = dict(epochs=2, batch_size=4, verbose=False, validation_fraction=0.2)
+    want = MLP([5, 4, 3], seed=0)
+    want.train((X, y), **kwargs)
+    net = MLP([5, 4, 3], seed=0)
+    for bad in (dict(learning_rate=-1), dict(batch_size=36), dict(beta_1=2.0),
+                dict(test_data=(X[:, :4], y))):
+        with pytest.raises(ValueError):
+            net.train((X, y), **(kwargs | bad))
+    net._training.acquire()   # (as while another thread trains it)
+    with pytest.raises(RuntimeError, match="already training"):
+        net.train((X, y), **kwargs)
+    net._training.release()
+    net.train((X, y), **kwargs)
+    for a, b in zip(net.weights + net.biases, want.weights + want.biases):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(beta_1=None), TypeError, "beta_1 must be a number"),        # (sgd: checked anyway)
+    (dict(beta_2=2.0), ValueError, r"beta_2 must be in \[0, 1\)"),
+    (dict(epsilon="x"), TypeError, "epsilon must be a number"),
+    (dict(l2=False), TypeError, "l2 must be a number"),
+    (dict(l2=np.array([0.0, 0.0])), TypeError, "l2 must be a number"),
+    (dict(l2=-1), ValueError, "l2 must be a finite number >= 0, got -1.0"),
+    (dict(validation_fraction=1.0), ValueError, r"validation_fraction must be in \(0, 1\), got 1.0"),
+])
+def test_every_training_option_is_checked_by_name(kwargs, error, message):
+    X, y = random_problem([5, 4, 3], 20)
+    with pytest.raises(error, match=message):
+        MLP([5, 4, 3]).train((X, y), epochs=1, batch_size=4, verbose=False, **kwargs)
+
+
+def test_seeds_parameters_by_hand_and_single_examples():
+    for seed, error in ((-1, ValueError), (1.5, TypeError), (True, TypeError)):
+        with pytest.raises(error, match="seed must be None or an integer >= 0"):
+            MLP([3, 2], seed=seed)
+    net = MLP([5, 4, 3], seed=0)
+    X, y = random_problem([5, 4, 3], 20)
+    net.weights, net.biases = tuple(net.weights), tuple(net.biases)   # any sequence will do
+    net.train((X, y), epochs=1, batch_size=4, verbose=False)
+    assert isinstance(net.weights, list)
+    one_hot = np.eye(3)[[1]]
+    for target in (one_hot, one_hot[0], one_hot.T, 1):   # (1, n_out), (n_out,), (n_out, 1), label
+        got, want = net.backprop(X[0], target), net.backprop(X[:1], [1])
+        for a, b in zip(got[0] + got[1], want[0] + want[1]):
+            np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match=r"got shape \(2, 3\)"):
+        net.backprop(X[0], np.eye(3)[:2])
+
+
+def test_save_checks_parameters_set_by_hand(tmp_path):
+    net = MLP([5, 4, 3], seed=0)
+    net.weights[0] = net.weights[0].astype(np.float32)   # converted, as train converts it
+    net.save(tmp_path / "m.npz")
+    np.testing.assert_array_equal(MLP.load(tmp_path / "m.npz").weights[0], net.weights[0])
+    net.biases[1] = np.array([0.0, np.nan, 1.0])
+    with pytest.raises(ValueError, match=r"biases\[1\] contains NaN"):
+        net.save(tmp_path / "bad.npz")
+    assert not (tmp_path / "bad.npz").exists()
+
+
 def big_problem():
     sizes = [784, 64, 32, 10]
     X, y = random_problem(sizes, 6000, seed=0)

@@ -34,6 +34,7 @@ from ._validation import (
     check_gd,
     check_int,
     check_layer_sizes,
+    check_nonnegative_float,
     check_parameters,
     check_positive_float,
     scale_pixels,
@@ -94,7 +95,7 @@ class TrainingOptions:
         if interval is None:
             interval = epochs // 100 if epochs >= 100 else 5
         interval = check_int("interval", interval, minimum=1)
-        l2 = 0.0 if l2 == 0 else check_positive_float("l2", l2)
+        l2 = check_nonnegative_float("l2", l2)
         momentum = check_fraction("momentum", momentum, below_one=True)
         if patience is not None:
             patience = check_int("patience", patience, minimum=1)
@@ -111,9 +112,9 @@ class TrainingOptions:
             if momentum != 0 or l2 != 0:
                 raise ValueError(f"optimizer='adam' takes no momentum or l2 (its moments replace "
                                  f"momentum); got momentum={momentum}, l2={l2}")
-            beta_1 = check_fraction("beta_1", beta_1, below_one=True)
-            beta_2 = check_fraction("beta_2", beta_2, below_one=True)
-            epsilon = check_positive_float("epsilon", epsilon)
+        beta_1 = check_fraction("beta_1", beta_1, below_one=True)   # (whatever the optimizer:
+        beta_2 = check_fraction("beta_2", beta_2, below_one=True)   # a bad one is a mistake)
+        epsilon = check_positive_float("epsilon", epsilon)
         return cls(gd, batch_size, float(learning_rate), epochs, interval, bool(verbose),
                    float(l2), float(momentum), patience, n_threads, optimizer, float(beta_1),
                    float(beta_2), float(epsilon))
@@ -275,7 +276,7 @@ class MLP:
         self.dtype = np.dtype(dtype)
         if self.dtype not in _core.NETWORKS:
             raise ValueError(f"dtype must be float64 or float32, got {self.dtype}")
-        self._rng = np.random.default_rng(seed)
+        self._rng = _generator(seed)
         self.biases, self.weights = _initial_parameters(self.layer_sizes, self.init, self._rng,
                                                         self.dtype)
         self._training = threading.Lock()
@@ -308,6 +309,13 @@ class MLP:
                                           adam=adam)
 
     def _check(self):
+        for name in ("weights", "biases"):   # (set by hand: a tuple or other sequence will do)
+            value = getattr(self, name)
+            if isinstance(value, (str, bytes, np.ndarray)) or not hasattr(value, "__len__"):
+                raise TypeError(f"{name} must be a list of arrays, one per layer, got "
+                                f"{type(value).__name__}")
+            if not isinstance(value, list):
+                setattr(self, name, list(value))
         check_parameters(self.weights, self.biases, self.layer_sizes, self.dtype)
 
     @property
@@ -417,33 +425,42 @@ class MLP:
             validation = as_data("validation_data", validation_data, n_in, n_out, self.dtype,
                                  regression or labels.ndim == 2)
         elif validation_fraction is not None:
-            fraction = check_fraction("validation_fraction", validation_fraction, below_one=True)
-            if fraction == 0:
-                raise ValueError("validation_fraction must be in (0, 1), got 0.0")
-            classes = labels if labels.ndim == 1 else np.zeros(labels.shape[0], np.intp)
-            kept, held = stratified_split(classes, fraction, self._rng)
-            if kept.size == 0:
-                raise ValueError(f"validation_fraction={fraction} leaves no training data "
-                                 f"out of {X.shape[0]} examples")
-            validation = (X[held], labels[held])
-            X, labels = X[kept], labels[kept]
+            fraction = check_nonnegative_float("validation_fraction", validation_fraction)
+            if not 0 < fraction < 1:
+                raise ValueError(f"validation_fraction must be in (0, 1), got {fraction}")
         test = (None if test_data is None
                 else as_data("test_data", test_data, n_in, n_out, self.dtype,
                              regression or labels.ndim == 2))
-        options = TrainingOptions.check(
-            X.shape[0], test is not None or validation is not None, gd=gd,
-            batch_size=batch_size, learning_rate=learning_rate, epochs=epochs,
-            interval=interval, verbose=verbose, l2=l2, momentum=momentum, patience=patience,
-            n_threads=n_threads, optimizer=optimizer, beta_1=beta_1, beta_2=beta_2,
-            epsilon=epsilon)
+        options = dict(gd=gd, batch_size=batch_size, learning_rate=learning_rate, epochs=epochs,
+                       interval=interval, verbose=verbose, l2=l2, momentum=momentum,
+                       patience=patience, n_threads=n_threads, optimizer=optimizer,
+                       beta_1=beta_1, beta_2=beta_2, epsilon=epsilon)
+        has_watch = test is not None or validation_data is not None or validation_fraction is not None
+        TrainingOptions.check(X.shape[0], has_watch, **options)   # (before the split, too)
 
         if not self._training.acquire(blocking=False):
             raise RuntimeError("this MLP is already training (train was called from another thread)")
         try:
-            self._check()
+            # Only now is the generator drawn from: a refused call leaves it as it was, so
+            # the same seed, data and options still give the same weights.
+            generator_state = self._rng.bit_generator.state
+            try:
+                if validation_fraction is not None:
+                    classes = labels if labels.ndim == 1 else np.zeros(labels.shape[0], np.intp)
+                    kept, held = stratified_split(classes, fraction, self._rng)
+                    if kept.size == 0:
+                        raise ValueError(f"validation_fraction={fraction} leaves no training "
+                                         f"data out of {X.shape[0]} examples")
+                    validation = (X[held], labels[held])
+                    X, labels = X[kept], labels[kept]
+                checked = TrainingOptions.check(X.shape[0], has_watch, **options)
+                self._check()
+            except BaseException:
+                self._rng.bit_generator.state = generator_state
+                raise
             # The core splits each batch between its own threads: BLAS stays at one.
             with threadpool_limits(limits=1, user_api="blas"), CPUS.training():
-                return self._train_loop(X, labels, test, options, validation)
+                return self._train_loop(X, labels, test, checked, validation)
         finally:
             self._training.release()
 
@@ -648,7 +665,10 @@ class MLP:
         X = self._floats(X)
         if form != "batch":
             y_arr = np.asarray(y)
-            y = y_arr.reshape(1, n_out) if y_arr.shape in ((n_out,), (n_out, 1)) else y_arr.reshape(-1)
+            if y_arr.shape in ((n_out,), (n_out, 1), (1, n_out)):
+                y = y_arr.reshape(1, n_out)
+            elif y_arr.ndim == 0:   # a label
+                y = y_arr.reshape(1)
         grad_W = [np.empty_like(W) for W in self.weights]  # the model's dtype
         grad_b = [np.empty_like(b) for b in self.biases]
         core = self._network(X.shape[0])
@@ -681,7 +701,9 @@ class MLP:
         ``path`` is a file name, written exactly there (no suffix is added), or a binary
         file object. An existing file is replaced whole: the new one is written beside it
         and renamed over it (keeping its permissions), so an interrupted save leaves it as
-        it was."""
+        it was. Weights and biases set by hand are checked (and converted) first, as
+        :meth:`train` checks them, so that every saved file loads."""
+        self._check()
         arrays = {f"weights_{l}": W for l, W in enumerate(self.weights)}
         arrays.update({f"biases_{l}": b for l, b in enumerate(self.biases)})
         if hasattr(path, "write"):
@@ -748,8 +770,9 @@ class MLP:
         if int(version) != SAVE_FORMAT_VERSION:
             raise ValueError(f"{path}: format version {version} is not {SAVE_FORMAT_VERSION}")
         sizes = field("layer_sizes", "iu", max_length=1000)
-        if sizes.size and sizes.max() > 10**7:
-            raise ValueError(f"{path}: layer_sizes must be a short 1-D list of sizes, got {sizes!r}")
+        if sizes.size and (sizes.max() > 10**7 or sizes.min() < 1):
+            raise ValueError(f"{path}: layer_sizes must be a short 1-D list of sizes from 1 to "
+                             f"10**7, got {sizes.tolist()}")
         options = {key: str(field(key, "U")) for key in ("activation", "output_activation", "cost", "init")}
         slope = field("leaky_slope", "f")
         dtype = str(field("dtype", "U"))
@@ -826,6 +849,17 @@ def _score(record, validation):
     if record.mse is None:
         return None
     return record.correct if record.total is not None else -record.mse
+
+
+def _generator(seed):
+    """numpy's default_rng(seed), with a seed error that names the seed."""
+    if isinstance(seed, (bool, np.bool_, float, np.floating)):
+        raise TypeError(f"seed must be None or an integer >= 0, got {seed!r}")
+    try:
+        return np.random.default_rng(seed)
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"seed must be None or an integer >= 0 (or a numpy SeedSequence or "
+                          f"Generator), got {seed!r}: {error}") from None
 
 
 def _initial_parameters(layer_sizes, init, rng, dtype):

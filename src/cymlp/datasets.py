@@ -106,6 +106,9 @@ def _read_idx(stream, name, size, size_mod_2_32=False, digest=None, most=None):
         # A cut .gz ends in arbitrary bytes, not in its trailer, and the trailer cannot tell
         # sizes 4 GiB apart: count what it really holds.
         available = _count_bytes(stream, limit=expected)
+        if available is None:
+            raise ValueError(f"{name}: truncated: header says shape {shape} ({expected} bytes "
+                             f"of data), and the gzip stream ends before its end marker")
         if available > expected:
             raise ValueError(f"{name}: has trailing bytes: header says shape {shape} "
                              f"({expected} bytes of data), file has more")
@@ -127,14 +130,14 @@ def _read_idx(stream, name, size, size_mod_2_32=False, digest=None, most=None):
 
 
 def _count_bytes(stream, limit):
-    """Bytes left in the stream, counted in chunks, up to ``limit + 1`` (a cut gzip stream
-    counts up to where it ends)."""
+    """Bytes left in the stream, counted in chunks, up to ``limit + 1``; None for a cut
+    gzip stream (its last chunk is lost with the error, so no count would be true)."""
     count = 0
     try:
         while count <= limit and (chunk := stream.read(min(1 << 20, limit + 1 - count))):
             count += len(chunk)
     except EOFError:  # "Compressed file ended before the end-of-stream marker was reached"
-        pass
+        return None
     return count
 
 
