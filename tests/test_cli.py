@@ -2,10 +2,12 @@
 
 import os
 import signal
+import struct
 import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 from cymlp.__main__ import main
@@ -47,6 +49,23 @@ def no_data(tmp_path, monkeypatch):
     return tmp_path
 
 
+@pytest.fixture
+def tiny_idx(tmp_path):
+    """A folder in MNIST's layout with 20 training and 10 test images of 4x4 pixels, 3 classes:
+    `train --dataset idx` on it takes a fraction of a second."""
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for part, n in (("train", 20), ("t10k", 10)):
+        for name, array in ((f"{part}-images-idx3-ubyte", rng.integers(0, 256, (n, 4, 4))),
+                            (f"{part}-labels-idx1-ubyte", np.arange(n) % 3)):
+            array = array.astype(np.uint8)
+            (folder / name).write_bytes(bytes([0, 0, 8, array.ndim])
+                                        + struct.pack(f">{array.ndim}I", *array.shape)
+                                        + array.tobytes())
+    return folder
+
+
 @pytest.mark.parametrize("args,message", [
     (["train", "--lr", "-1"], "--lr -1: must be a finite number > 0"),
     (["train", "--lr", "nan"], "--lr nan: must be a finite number > 0"),
@@ -78,9 +97,18 @@ def no_data(tmp_path, monkeypatch):
     (["train", "--save", "{tmp}"], "--save {tmp}: is a folder"),
     (["train", "--plot", "{tmp}/curve.xyz"], "--plot {tmp}/curve.xyz: matplotlib cannot write .xyz files"),
     (["train", "--plot", "{tmp}/a_file/curve.png"], "{tmp}/a_file is not a folder"),
-    (["reproduce", "fig6", "--out", "{tmp}/a_file/figures"], "--out {tmp}/a_file/figures: cannot create"),
-    (["bench", "--out", "{tmp}/a_file/x"], "--out {tmp}/a_file/x: cannot create"),
+    (["reproduce", "fig3", "--out", "{tmp}/a_file/figures"], "--out {tmp}/a_file/figures: cannot create"),
     (["train", "--data", "{tmp}/nowhere"], "--data {tmp}/nowhere: no such folder"),
+    # an empty path is not taken for the option left out
+    (["train", "--save", ""], "argument --save: expected a path, got ''"),
+    (["train", "--plot", ""], "argument --plot: expected a path, got ''"),
+    (["train", "--data", ""], "argument --data: expected a path, got ''"),
+    (["reproduce", "fig3", "--out", ""], "argument --out: expected a path, got ''"),
+    (["bench", "--out", ""], "argument --out: expected a path, got ''"),
+    # under the subcommand's name where it follows the subcommand
+    (["train", "--bogus"], "cymlp train: error: unrecognized arguments: --bogus"),
+    (["reproduce", "fig3", "extra"], "cymlp reproduce: error: unrecognized arguments: extra"),
+    (["--bogus", "bench"], "cymlp: error: unrecognized arguments: --bogus"),
 ])
 def test_bad_options_end_in_one_line_before_any_data_is_loaded(capsys, no_data, args, message):
     if "--plot" in args:
@@ -101,6 +129,33 @@ def test_a_folder_that_cannot_be_written_is_refused(capsys, no_data):
         folder = "/sys"
     status, out, err = run_main(capsys, "train", "--save", f"{folder}/model.npz", "--no-download")
     assert_one_line_error(status, out, err, f"--save {folder}/model.npz: cannot write in {folder}")
+
+
+def test_pgf_without_latex_is_refused_before_training_and_not_suggested(capsys, no_data,
+                                                                          monkeypatch):
+    pytest.importorskip("matplotlib")  # (the musllinux wheel tests have none)
+    monkeypatch.setenv("PATH", str(no_data / "empty"))  # no xelatex, which matplotlib's pgf runs
+    status, out, err = run_main(capsys, "train", "--plot", f"{no_data}/curve.pgf", "--no-download")
+    assert_one_line_error(status, out, err, f"--plot {no_data}/curve.pgf: matplotlib writes .pgf "
+                                            f"files with xelatex, which is not installed")
+    status, out, err = run_main(capsys, "train", "--plot", f"{no_data}/curve.xyz", "--no-download")
+    assert_one_line_error(status, out, err, "use one of .")
+    assert ".pdf" in err and ".pgf" not in err
+
+
+@pytest.mark.parametrize("args", [["reproduce", "table1"], ["reproduce", "fig9"], ["bench"]])
+def test_a_refused_argument_leaves_no_out_folder_behind(capsys, no_data, args):
+    status, out, err = run_main(capsys, *args, "--out", f"{no_data}/new/a/b",
+                                "--data", f"{no_data}/nowhere")
+    assert_one_line_error(status, out, err, f"--data {no_data}/nowhere: no such folder")
+    assert not (no_data / "new").exists()
+
+
+def test_bench_refuses_an_out_folder_it_cannot_create(capsys, no_data, monkeypatch):
+    # (without --no-download, which bench's MNIST check, made before --out's, would refuse)
+    monkeypatch.setattr("cymlp.bench.main", lambda argv: pytest.fail("bench ran"))
+    status, out, err = run_main(capsys, "bench", "--out", f"{no_data}/a_file/x")
+    assert_one_line_error(status, out, err, f"--out {no_data}/a_file/x: cannot create")
 
 
 def test_no_download_says_where_it_looked_and_how_to_pass_a_folder(capsys, no_data):
@@ -134,7 +189,7 @@ def test_train_prints_each_result_once_and_names_the_files_it_wrote(mnist_dir, m
     assert [line.split(":")[0] for line in lines[:3]] == ["Epoch 0", "Epoch 1", "Epoch 2"]
     assert lines[3].startswith("MLP([784, 30, 10]), 23860 parameters: 2 epochs in ")
     # the files actually written: numpy appends .npz, matplotlib's default format is png
-    assert lines[4:] == [f"wrote {tmp_path / 'curve.png'}", f"saved the model to {tmp_path / 'model.npz'}"]
+    assert lines[4:] == [f"saved the model to {tmp_path / 'model.npz'}", f"wrote {tmp_path / 'curve.png'}"]
     assert is_image(tmp_path / "curve.png")
     assert lines[2].split()[2] == str(MLP.load(tmp_path / "model.npz").evaluate(mnist[1]))
 
@@ -162,6 +217,29 @@ def test_train_with_options_and_patience_saves_the_weights_it_says_it_kept(mnist
     assert [line.split()[2] for line in lines if line.startswith(f"Epoch {epoch}:")] == \
         [str(net.evaluate(mnist[1]))]
     assert (tmp_path / "curve.svg").read_text().lstrip().startswith("<?xml")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a shell script stands in for xelatex")
+def test_a_plot_that_fails_after_training_is_one_line_and_the_model_is_saved_first(tiny_idx,
+                                                                                   tmp_path):
+    pytest.importorskip("matplotlib")  # (the musllinux wheel tests have none)
+    from cymlp import MLP
+
+    # an xelatex that fails, as one without LaTeX's fonts or packages would: the up-front check
+    # finds it, and matplotlib's pgf backend fails on it only once training is over
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "xelatex").write_text("#!/bin/sh\nexit 1\n")
+    (tmp_path / "bin" / "xelatex").chmod(0o755)
+    model, curve = tmp_path / "model.npz", tmp_path / "curve.pgf"
+    result = cymlp("train", "--dataset", "idx", "--data", str(tiny_idx), "--epochs", "1",
+                   "--batch-size", "4", "--save", str(model), "--plot", str(curve),
+                   env={"PATH": f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}"})
+    assert result.returncode == 1 and len(result.stderr.splitlines()) == 1, result.stderr
+    assert result.stderr.startswith(f"cymlp train: error: --plot {curve}: drawing the plot "
+                                    f"failed (") and "Traceback" not in result.stderr
+    assert result.stderr.endswith(f"; the model was saved to {model}\n")
+    assert f"saved the model to {model}" in result.stdout
+    assert MLP.load(model).layer_sizes == (16, 64, 32, 3)
 
 
 def test_the_readme_command_prints_table1_once_and_writes_nothing(mnist_dir, tmp_path):

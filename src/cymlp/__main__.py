@@ -3,7 +3,8 @@ benchmark.
 
 Every option is checked before any data is loaded or any epoch runs; a problem
 the user can fix ends the command with one line on stderr and exit status 2,
-Ctrl-C with one line and status 130. Progress goes to stdout as the work
+Ctrl-C with one line and status 130; a figure that cannot be drawn once training is over, with
+one line and status 1 (the model is saved first). Progress goes to stdout as the work
 advances (``--quiet``: only the results, at the end); every result is printed once.
 """
 
@@ -15,6 +16,7 @@ import argparse
 import contextlib
 import math
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -24,7 +26,12 @@ from . import __version__
 
 
 class CommandError(Exception):
-    """A problem the user can fix; printed as one line, no traceback."""
+    """A problem the user can fix; printed as one line, no traceback. ``status`` is the exit
+    status: 2 for a bad command line, 1 for work that failed after every check passed."""
+
+    def __init__(self, message, status=2):
+        super().__init__(message)
+        self.status = status
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -32,6 +39,17 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+class CommandParser(ArgumentParser):
+    """A subcommand's parser: argparse hands what it does not know to the main parser, which
+    would report it as "cymlp: error"; it is reported here, under the subcommand's name."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        namespace, unknown = super().parse_known_args(args, namespace)
+        if unknown:
+            self.error(f"unrecognized arguments: {' '.join(unknown)}")
+        return namespace, unknown
 
 
 # ---------------------------------------------------------------- checks of the options
@@ -42,6 +60,13 @@ def _layers(text):
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"expected comma-separated integers like 784,64,32,10, got {text!r}") from None
+
+
+def _path(text):
+    """A file or folder option's value: an empty one would be taken for the option left out."""
+    if not text:
+        raise argparse.ArgumentTypeError("expected a path, got ''")
+    return text
 
 
 # Ranges of the numeric options, checked after parsing and before anything is loaded:
@@ -171,12 +196,23 @@ def _require_matplotlib(option):
 
 def _plot_target(value):
     formats = _require_matplotlib("--plot")
+    from matplotlib import rcParams
+
     path = Path(value)
     if not path.suffix:  # as matplotlib would: its default format, png
         path = path.with_name(path.name + ".png")
-    if path.suffix[1:].lower() not in formats:
+    # matplotlib lays out a .pgf file's text with this LaTeX program, which it runs once
+    # training is over: without it, .pgf is refused now, and not suggested
+    texsystem = rcParams["pgf.texsystem"]
+    latex = shutil.which(texsystem) is not None
+    suffix = path.suffix[1:].lower()
+    if suffix == "pgf" and not latex:
+        raise CommandError(f"--plot {value}: matplotlib writes .pgf files with {texsystem}, which "
+                           f"is not installed (not found on PATH); use .pdf or .svg")
+    if suffix not in formats:
+        usable = sorted(f for f in formats if f != "pgf" or latex)
         raise CommandError(f"--plot {value}: matplotlib cannot write {path.suffix} files; "
-                           f"use one of {', '.join('.' + f for f in sorted(formats))}")
+                           f"use one of {', '.join('.' + f for f in usable)}")
     return _output_file("--plot", value, path)
 
 
@@ -218,7 +254,8 @@ def _mnist_folders(args):
 
 
 def _check_data(args, dataset="mnist"):
-    """Before loading: --data exists; with --no-download, every MNIST file is somewhere."""
+    """Before loading: --data exists; with --no-download, every MNIST file is somewhere
+    (``dataset`` None: --data only)."""
     from .datasets import MNIST_FILES
 
     if args.data is not None and not Path(args.data).is_dir():
@@ -312,14 +349,20 @@ def cmd_train(args):
     if args.quiet:
         result(_epoch_line(final))
     progress(f"{net!r}, {net.n_parameters} parameters: {_epochs(rows[-1][0])} in {seconds:.1f} s")
+    if save:  # before the plot, which may yet fail
+        net.save(save)
+        progress(f"saved the model to {save}")
     if plot:
         from .plots import plot_cost_and_accuracy
 
-        plot_cost_and_accuracy(rows, plot, title=f"{layers}, eta = {args.lr:g}")
+        try:
+            plot_cost_and_accuracy(rows, plot, title=f"{layers}, eta = {args.lr:g}")
+        except Exception as error:  # any of matplotlib's: its LaTeX errors are bare Exceptions
+            saved = f"; the model was saved to {save}" if save else ""
+            reason = str(error).partition("\n")[0] or type(error).__name__
+            raise CommandError(f"--plot {args.plot}: drawing the plot failed ({reason}){saved}",
+                               status=1) from None
         progress(f"wrote {plot}")
-    if save:
-        net.save(save)
-        progress(f"saved the model to {save}")
 
 
 # ---------------------------------------------------------------- reproduce
@@ -492,12 +535,13 @@ def cmd_reproduce(args):
     if args.experiment == "all" and not emnist_folder("balanced", args.data):
         names.remove("fig9")
         skipped = "fig9 skipped: no EMNIST Balanced files in --data or $CYMLP_DATA"
-    out = _out_folder(args.out) if args.out else None
-    if out is not None and FIGURES.intersection(names):
+    # --data whatever the experiments; the MNIST files where one reads them (fig3 needs no
+    # data, fig9 EMNIST's)
+    _check_data(args, "mnist" if set(names) - {"fig3", "fig9"} else None)
+    if args.out and FIGURES.intersection(names):
         _require_matplotlib("--out")
-    if set(names) - {"fig3", "fig9"}:  # fig3 needs no data, fig9 EMNIST's
-        _check_data(args)
     backend = Backend.parse(args.backend, args.jobs)
+    out = _out_folder(args.out) if args.out else None  # last: nothing is created before then
     run = Reproduction(args, out, backend)
     if skipped:
         run.progress(skipped)
@@ -523,9 +567,9 @@ def cmd_reproduce(args):
 def cmd_bench(args):
     from .bench import main as bench_main
 
-    if args.out:
-        _out_folder(args.out)
     _check_data(args)
+    if args.out:  # last: nothing is created before every other check has passed
+        _out_folder(args.out)
     bench_main(["--repeats", str(args.repeats)] + (["--data", args.data] if args.data else [])
                + (["--quick"] if args.quick else []) + (["--out", args.out] if args.out else [])
                + (["--quiet"] if args.quiet else []))
@@ -541,10 +585,10 @@ def build_parser():
 
     parser = ArgumentParser(prog="cymlp", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"cymlp {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=CommandParser)
 
     def common_options(p):
-        p.add_argument("--data", default=None,
+        p.add_argument("--data", type=_path, default=None,
                        help="folder with the data set's IDX files (default: $CYMLP_DATA, then for "
                             "MNIST the download cache)")
         p.add_argument("--no-download", action="store_true",
@@ -579,16 +623,16 @@ def build_parser():
     train.add_argument("--patience", type=int, default=None,
                        help="stop after N reports without improvement, keep the best weights")
     train.add_argument("--seed", type=int, default=None, help="random seed (default: fresh)")
-    train.add_argument("--save", default=None,
+    train.add_argument("--save", type=_path, default=None,
                        help="save the trained model to this file (.npz is appended if missing)")
-    train.add_argument("--plot", default=None,
+    train.add_argument("--plot", type=_path, default=None,
                        help="draw test cost and accuracy to this image (.png, .pdf, .svg, ...)")
     common_options(train)
 
     reproduce = commands.add_parser("reproduce", help="reproduce the paper's experiments")
     reproduce.add_argument("experiment", choices=[*EXPERIMENTS, "all"],
                            help="fig9 needs the EMNIST Balanced files in --data or $CYMLP_DATA")
-    reproduce.add_argument("--out", default=None,
+    reproduce.add_argument("--out", type=_path, default=None,
                            help="write tables and figures to this folder (default: print only)")
     reproduce.add_argument("--epochs", type=int, default=None,
                            help="override the paper's epochs (160, 80, 30, 30)")
@@ -603,7 +647,8 @@ def build_parser():
     bench = commands.add_parser("bench", help="seconds per epoch of net53k: cymlp vs NumPy")
     bench.add_argument("--repeats", type=int, default=5)
     bench.add_argument("--quick", action="store_true", help="batch 32 only, 3 repeats")
-    bench.add_argument("--out", default=None, help="write bench.json/.md/.png to this folder")
+    bench.add_argument("--out", type=_path, default=None,
+                       help="write bench.json/.md/.png to this folder")
     common_options(bench)
     return parser
 
@@ -612,7 +657,8 @@ COMMANDS = {"train": cmd_train, "reproduce": cmd_reproduce, "bench": cmd_bench}
 
 
 def main(argv=None):
-    """Run the command line; returns the exit status (0, 2 for a user error, 130 for Ctrl-C)."""
+    """Run the command line; returns the exit status (0, 2 for a user error, 1 for a figure
+    that could not be drawn after training, 130 for Ctrl-C)."""
     prog = "cymlp"
     try:
         args = build_parser().parse_args(argv)
@@ -621,7 +667,7 @@ def main(argv=None):
         COMMANDS[args.command](args)
     except CommandError as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
-        return 2
+        return error.status
     except KeyboardInterrupt:
         print("cymlp: interrupted", file=sys.stderr)
         return 130
