@@ -307,3 +307,30 @@ def test_help_for_every_command():
         result = cymlp(*command, "--help")
         assert result.returncode == 0 and "usage: cymlp" in result.stdout
     assert "dask=SCHEDULER_ADDRESS" in cymlp("reproduce", "--help").stdout
+
+
+def test_data_problems_found_at_load_are_one_line(tmp_path, mnist_dir, capsys):
+    """bench's MNIST, and fig9's EMNIST with too few images, as train's: one line, exit 2."""
+    import gzip
+    import shutil
+
+    bad = tmp_path / "bad"
+    shutil.copytree(mnist_dir, bad)
+    labels = bad / "t10k-labels-idx1-ubyte.gz"
+    data = bytearray(gzip.decompress(labels.read_bytes()))
+    data[-1] ^= 1   # one label changed: a valid IDX file with the wrong checksum
+    labels.write_bytes(gzip.compress(bytes(data)))
+    assert_one_line_error(*run_main(capsys, "bench", "--quick", "--data", str(bad)),
+                          "not the published MNIST file")
+    emnist = tmp_path / "emnist"
+    emnist.mkdir()
+    for part, n in (("train", 12), ("test", 4)):
+        for kind, array in (("images-idx3", np.zeros((n, 28, 28), np.uint8)),
+                            ("labels-idx1", np.arange(n, dtype=np.uint8) % 47)):
+            (emnist / f"emnist-balanced-{part}-{kind}-ubyte").write_bytes(
+                bytes([0, 0, 8, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+                + array.tobytes())
+    (emnist / "emnist-balanced-mapping.txt").write_text(
+        "".join(f"{i} {48 + i}\n" for i in range(47)))
+    assert_one_line_error(*run_main(capsys, "reproduce", "fig9", "--data", str(emnist)),
+                          "fig9 draws 40 EMNIST Balanced training images; the files in")

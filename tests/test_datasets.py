@@ -286,6 +286,44 @@ def test_download_verifies_checksums_into_the_cache(mnist_dir, mnist, tmp_path, 
     load_mnist(mirrors=[])
 
 
+def test_a_mirror_that_breaks_http_falls_back_and_the_cache_is_readable(
+        mnist_dir, mnist, tmp_path, monkeypatch, http_server, capsys):
+    """A mirror answering garbage (not an HTTP status line) is one more failed mirror: the
+    next one serves. Cached files are as readable as the umask makes any new file, and
+    progress=False prints nothing."""
+    import os
+    import socket
+    import stat
+    import threading
+
+    monkeypatch.delenv("CYMLP_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def answer_garbage():
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            with connection:
+                connection.recv(65536)
+                connection.sendall(b"GARBAGE\r\n\r\n")
+
+    threading.Thread(target=answer_garbage, daemon=True).start()
+    garbage = f"http://127.0.0.1:{listener.getsockname()[1]}/"
+    umask = os.umask(0o022)
+    try:
+        (X, y), _ = load_mnist(mirrors=[garbage, http_server(mnist_dir)], progress=False)
+    finally:
+        os.umask(umask)
+        listener.close()
+    np.testing.assert_array_equal(y, mnist[0][1])
+    assert capsys.readouterr().err == ""
+    for file in (tmp_path / "cache" / "cymlp").iterdir():
+        assert stat.S_IMODE(file.stat().st_mode) == 0o644, file
+
+
 def test_download_with_a_wrong_checksum_leaves_nothing(mnist_dir, tmp_path, monkeypatch, http_server):
     monkeypatch.delenv("CYMLP_DATA", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))

@@ -271,6 +271,29 @@ def test_fair_share_divides_the_cores_among_running_trainings():
                     assert not set(pinned[0]) & set(pinned[1])
 
 
+def test_a_default_training_grows_back_to_every_core_once_it_is_alone():
+    """Its threads are capped to the fair share at each slice, not fixed when it starts."""
+    from contextlib import ExitStack
+
+    from cymlp._threads import CPUS, LEASE_FLOPS, default_threads, leased_epoch, usable_cores
+
+    cores, others = usable_cores(), ExitStack()
+
+    class Core:   # records each slice's threads; the other training ends after the first
+        threads = []
+
+        def train_epoch(self, X, n_threads, **options):
+            self.threads.append(n_threads)
+            others.close()
+            return 0.0, 0.0
+
+    with CPUS.training():
+        others.enter_context(CPUS.training())
+        core = Core()
+        leased_epoch(core, np.zeros((64, 4)), 32, default_threads(32), LEASE_FLOPS)
+    assert core.threads == ([max(1, cores // 2), cores] if _core.OPENMP else [1, 1])
+
+
 def test_omp_num_threads_caps_the_cores_and_then_nothing_is_pinned(monkeypatch):
     """A process pool's worker (OMP_NUM_THREADS: its share of the mask it shares with its
     siblings) uses at most that many threads and pins none of them."""

@@ -52,8 +52,8 @@ def test_joblib_backends_give_bitwise_the_results_of_one_run_after_another(data,
 
 
 def where_the_data_is(train, test, index):
-    """A sweep task that reports what it was given in place of the training images."""
-    return type(train[0]).__name__, getattr(train[0], "filename", None)
+    """A sweep task that reports what it was given in place of each array of the data."""
+    return tuple((type(a).__name__, getattr(a, "filename", None)) for a in (*train, *test))
 
 
 def test_loky_workers_share_one_memory_mapped_copy_of_the_data(data):
@@ -67,7 +67,9 @@ def test_loky_workers_share_one_memory_mapped_copy_of_the_data(data):
         seen = sweep(where_the_data_is, *data, [{"index": i} for i in range(4)], "loky", jobs=2)
     finally:
         cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
-    assert {kind for kind, _ in seen} == {"memmap"} and len({file for _, file in seen}) == 1
+    for array in range(4):   # images and labels, training and test: each sent once
+        assert {seen[i][array][0] for i in range(4)} == {"memmap"}
+        assert len({seen[i][array][1] for i in range(4)}) == 1
 
 
 def test_a_dask_cluster_gives_bitwise_the_same_results(data, one_after_another, cluster):
@@ -132,3 +134,42 @@ def test_bad_backends_are_refused(args, message):
         Backend(*args)
     with pytest.raises(ValueError, match="expected dask=SCHEDULER_ADDRESS"):
         Backend.parse("dask=")
+
+
+# A sweep whose runs (in threads) outlive the main thread: the first run fails, or the
+# interpreter exits while a daemon thread trains. Its trainings must stop at their next
+# slice and let the process end normally (they aborted it: "free(): invalid pointer").
+SWEEP_THAT_FAILS = """
+import numpy as np
+from cymlp.experiments import fig8
+rng = np.random.default_rng(0)
+data = [(rng.integers(0, 256, (n, 784), dtype=np.uint8), rng.integers(0, 10, n)) for n in (6000, 200)]
+fig8(*data, epochs=1000, sizes=([784, 64, 10], [784, 0, 10], [784, 32, 10]), jobs=2)
+"""
+TRAINING_AT_EXIT = """
+import threading, time
+import numpy as np
+from cymlp import MLP
+rng = np.random.default_rng(0)
+X, y = rng.random((6000, 784)), rng.integers(0, 10, 6000)
+training = threading.Thread(target=MLP([784, 64, 32, 10], seed=0).train, args=((X, y),),
+                            kwargs=dict(epochs=1000, verbose=False, n_threads=1), daemon=True)
+training.start()
+time.sleep(1)
+"""
+
+
+@pytest.mark.parametrize("script, status, last", [
+    (SWEEP_THAT_FAILS, 1, "ValueError: layer_sizes[1] must be >= 1, got 0"),
+    (TRAINING_AT_EXIT, 0, None)], ids=["a run fails", "exit while a thread trains"])
+def test_trainings_in_threads_stop_when_the_process_ends(script, status, last):
+    import subprocess
+    import time
+
+    start = time.perf_counter()
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=300)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == status, result.stderr[-2000:]
+    assert (lines[-1] if lines else None) == last
+    assert time.perf_counter() - start < 60   # (the other runs stopped, not finished)

@@ -280,7 +280,8 @@ def _load(args, dataset="mnist"):
     from .datasets import load_dataset
 
     try:
-        return load_dataset(dataset, args.data, download=not args.no_download, raw=True)
+        return load_dataset(dataset, args.data, download=not args.no_download, raw=True,
+                            progress=not getattr(args, "quiet", False))
     except (OSError, ValueError) as error:  # missing or corrupt files, or the download failed
         raise CommandError(f"{dataset}: {error}") from None
 
@@ -509,6 +510,9 @@ def reproduce_fig9(run):
     from . import experiments, plots
 
     emnist = _load(run.args, "emnist-balanced")
+    if len(emnist.train[1]) < 40:
+        raise CommandError(f"fig9 draws 40 EMNIST Balanced training images; the files in "
+                           f"{run.args.data or '$CYMLP_DATA'} hold {len(emnist.train[1])}")
     chosen = experiments.fig9(emnist.train, emnist.classes, seed=run.args.seed)
     run.result(f"Figure 9: {len(chosen)} randomly selected EMNIST Balanced training images, seed "
                f"{run.args.seed}: {''.join(character for _, character, _ in chosen)}")
@@ -568,8 +572,9 @@ def cmd_bench(args):
     from .bench import main as bench_main
 
     _check_data(args)
-    if args.out:  # last: nothing is created before every other check has passed
+    if args.out:  # nothing is created before every check of the options has passed
         _out_folder(args.out)
+    _load(args)   # (found or downloaded and checked here: a problem is one line, not bench's)
     bench_main(["--repeats", str(args.repeats)] + (["--data", args.data] if args.data else [])
                + (["--quick"] if args.quick else []) + (["--out", args.out] if args.out else [])
                + (["--quiet"] if args.quiet else []))

@@ -19,6 +19,7 @@ this changes only its speed (and the rounding of the epoch's summed loss).
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 from collections import deque
@@ -29,6 +30,36 @@ import joblib
 from . import _core
 
 LEASE_FLOPS = 2 ** 32   # the work of one lease of CPUs (0.1 to 1 s on one core)
+
+
+class TrainingStopped(Exception):
+    """Raised in a training, between two slices of an epoch, that was asked to stop: the
+    sweep it runs in ended early (an error, Ctrl-C), or the interpreter is exiting."""
+
+
+# Set at exit; per thread, the stop Event of the sweep whose run the thread is training
+_EXITING = threading.Event()
+_SWEEP = threading.local()
+
+
+@contextmanager
+def stopped_by(event):
+    """Trainings in this thread, within the block, stop (TrainingStopped) at their next
+    slice once ``event`` is set: only the main thread sees Ctrl-C, so the runs of a sweep
+    in threads are stopped through it."""
+    previous = getattr(_SWEEP, "stop", None)
+    _SWEEP.stop = event
+    try:
+        yield
+    finally:
+        _SWEEP.stop = previous
+
+
+def _check_not_stopped():
+    sweep = getattr(_SWEEP, "stop", None)
+    if _EXITING.is_set() or (sweep is not None and sweep.is_set()):
+        raise TrainingStopped("training stopped: " + ("the interpreter is exiting"
+                                                      if _EXITING.is_set() else "its sweep ended"))
 
 
 def allowed_cpus():
@@ -74,6 +105,12 @@ class CpuShare:
         finally:
             with self._lock:
                 self._running -= 1
+                self._lock.notify_all()
+
+    def wait_until_idle(self, timeout):
+        """Wait (up to ``timeout`` seconds) until no training is running; True if none is."""
+        with self._lock:
+            return self._lock.wait_for(lambda: self._running == 0, timeout)
 
     def fair_share(self):
         """Cores per running training (at least 1)."""
@@ -119,14 +156,31 @@ class CpuShare:
 CPUS = CpuShare()
 
 
+@atexit.register
+def _stop_trainings_at_exit():
+    """Trainings still running in other threads (a sweep's, a daemon thread's) stop at
+    their next slice, and exit waits for them: a thread that the interpreter's shutdown
+    stops inside the core's parallel region would abort the process."""
+    previous_hook = threading.excepthook
+
+    def quiet_hook(args):   # (a thread's training stopped by the exit is no error to print)
+        if not issubclass(args.exc_type, TrainingStopped):
+            previous_hook(args)
+
+    threading.excepthook = quiet_hook
+    _EXITING.set()
+    CPUS.wait_until_idle(timeout=60)
+
+
 def default_threads(batch_size):
-    """Threads for training: the fair share of the cores this process may use (affinity
-    and cgroup quota, shared with the other trainings running in it), or 1 for batches
-    under 32 rows, too small for a second thread to pay for its waits, or a core built
-    without OpenMP."""
+    """Threads a training wants by default: the cores this process may use (affinity and
+    cgroup quota), each lease capping them to the fair share as it is then (so a training
+    that started beside others grows back once they end); or 1 for batches under 32
+    rows, too small for a second thread to pay for its waits, or a core built without
+    OpenMP."""
     if not _core.OPENMP or batch_size < 32:
         return 1
-    return CPUS.fair_share()
+    return usable_cores()
 
 
 def leased_epoch(core, X, batch_size, n_threads, flops_per_row, **options):
@@ -139,6 +193,7 @@ def leased_epoch(core, X, batch_size, n_threads, flops_per_row, **options):
     wanted = n_threads if _core.OPENMP else 1   # (a core without OpenMP runs one thread)
     cost = penalty = 0.0
     for start in range(0, n, step):
+        _check_not_stopped()
         with CPUS.lease(wanted) as cpus:
             part = core.train_epoch(X, batch_size=batch_size, n_threads=len(cpus), cpus=cpus,
                                     start=start, stop=min(n, start + step), **options)

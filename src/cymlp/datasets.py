@@ -13,8 +13,9 @@ import io
 import json
 import math
 import os
+import http.client
+import secrets
 import sys
-import tempfile
 import urllib.request
 import zlib
 from pathlib import Path
@@ -203,6 +204,19 @@ def _mnist_folders(path):
     return folders + [cache_folder()]
 
 
+def _new_part_file(folder, prefix):
+    """``(fd, path)`` of a new temporary file in folder, to be renamed into place: readable
+    as the umask allows any new file to be (mkstemp's would be the owner's only, and a
+    shared cache is read by others)."""
+    while True:
+        path = os.path.join(folder, f"{prefix}.{secrets.token_hex(8)}.part")
+        try:
+            return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
+                           0o666), path
+        except FileExistsError:
+            continue
+
+
 def download_mnist_file(stem, folder, mirrors=MNIST_MIRRORS, progress=True):
     """Fetch ``stem.gz`` from the first mirror that serves it with the right checksum.
 
@@ -215,7 +229,7 @@ def download_mnist_file(stem, folder, mirrors=MNIST_MIRRORS, progress=True):
     errors = []
     for mirror in mirrors:
         url = mirror.rstrip("/") + "/" + stem + ".gz"
-        fd, tmp = tempfile.mkstemp(prefix=stem, suffix=".part", dir=folder)
+        fd, tmp = _new_part_file(folder, stem)
         try:
             with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=30) as response:
                 total = int(response.headers.get("Content-Length") or 0)
@@ -234,15 +248,17 @@ def download_mnist_file(stem, folder, mirrors=MNIST_MIRRORS, progress=True):
             os.replace(tmp, target)
             _remember_verified(*_stamp(target, digest))
             return target
-        except (OSError, ValueError) as error:
-            errors.append(f"{url}: {error}")
+        except (OSError, ValueError, http.client.HTTPException) as error:  # (the next mirror)
+            errors.append(f"{url}: {error!r}" if isinstance(error, http.client.HTTPException)
+                          else f"{url}: {error}")
         finally:
             if os.path.exists(tmp):
                 os.remove(tmp)
     raise OSError(f"could not download {stem}: " + "; ".join(errors))
 
 
-def load_mnist(path=None, download=True, raw=False, mirrors=MNIST_MIRRORS, verify=True):
+def load_mnist(path=None, download=True, raw=False, mirrors=MNIST_MIRRORS, verify=True,
+               progress=True):
     """MNIST as ``((X_train, y_train), (X_test, y_test))``.
 
     X has one flattened 28x28 image per row, shape (n, 784), float64 scaled
@@ -252,7 +268,8 @@ def load_mnist(path=None, download=True, raw=False, mirrors=MNIST_MIRRORS, verif
     The four IDX files (gzip or not) are looked for in ``path``, then
     ``$CYMLP_DATA``, then the cache folder (``$XDG_CACHE_HOME/cymlp`` or
     ``~/.cache/cymlp``). Missing files are downloaded into the cache when
-    ``download`` is true, and kept only if their checksums match.
+    ``download`` is true, and kept only if their checksums match (``progress``:
+    a download's progress on stderr).
 
     Every file, found or downloaded, must have the published MNIST checksum
     (MD5 of the decompressed bytes), else ``ValueError``: a damaged or edited
@@ -266,7 +283,7 @@ def load_mnist(path=None, download=True, raw=False, mirrors=MNIST_MIRRORS, verif
     for key, stem in MNIST_FILES.items():
         file = _find(folders, stem)
         if file is None and download:
-            file = download_mnist_file(stem, cache_folder(), mirrors)
+            file = download_mnist_file(stem, cache_folder(), mirrors, progress)
         if file is None:
             raise FileNotFoundError(
                 f"MNIST file {stem}(.gz) not found in {', '.join(map(str, folders))}. "
@@ -327,7 +344,7 @@ def _remember_verified(key, stamp):
     target = _verified_list()
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix="verified", suffix=".part", dir=target.parent)
+        fd, tmp = _new_part_file(target.parent, "verified")
     except OSError:
         return
     try:
@@ -535,7 +552,7 @@ def check_dataset_name(name):
     return name
 
 
-def load_dataset(name="mnist", path=None, download=True, raw=False):
+def load_dataset(name="mnist", path=None, download=True, raw=False, progress=True):
     """Load a data set by its command-line name (one of :data:`DATASETS`).
 
     "mnist": :func:`load_mnist` (``path``, ``$CYMLP_DATA``, the cache,
@@ -544,7 +561,7 @@ def load_dataset(name="mnist", path=None, download=True, raw=False):
     """
     check_dataset_name(name)
     if name == "mnist":
-        train, test = load_mnist(path, download=download, raw=raw)
+        train, test = load_mnist(path, download=download, raw=raw, progress=progress)
         return LoadedDataset(train, test, tuple(str(digit) for digit in range(10)))
     if name == "idx":
         if path is None:

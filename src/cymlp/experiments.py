@@ -16,9 +16,13 @@ Figures 3, 4 and 9 train nothing: their functions return what the figures draw.
 
 from __future__ import annotations
 
+import threading
+import warnings
+
 import numpy as np
 
 from . import MLP
+from ._threads import stopped_by
 from ._validation import as_dataset, scale_pixels
 from .datasets import subset
 
@@ -162,6 +166,12 @@ def _indexed_call(index, task, train, test, setting):
     return index, task(train, test, **setting)
 
 
+def _stoppable_call(stop, index, task, train, test, setting):
+    """_indexed_call in a thread whose trainings stop once ``stop`` is set."""
+    with stopped_by(stop):
+        return _indexed_call(index, task, train, test, setting)
+
+
 class Backend:
     """Where the runs of a sweep go: joblib threads or loky processes, or a dask cluster.
 
@@ -221,10 +231,26 @@ class Backend:
             return
         from joblib import Parallel, delayed
 
-        # loky: arrays over 1 MB travel to the workers once, as memory maps, not with every task
-        parallel = Parallel(n_jobs=self.jobs, backend=self.name, return_as="generator_unordered")
-        yield from parallel(delayed(_indexed_call)(i, task, train, test, setting)
-                            for i, setting in enumerate(settings))
+        # loky: every array of the data (the labels too: joblib's threshold is 1 MB) travels
+        # to the workers once, as a memory map, not with every task
+        parallel = Parallel(n_jobs=self.jobs, backend=self.name, return_as="generator_unordered",
+                            max_nbytes=0)
+        stop = threading.Event()   # runs in threads see no Ctrl-C: they are told to stop
+        if self.name == "threading":
+            tasks = (delayed(_stoppable_call)(stop, i, task, train, test, setting)
+                     for i, setting in enumerate(settings))
+        else:
+            tasks = (delayed(_indexed_call)(i, task, train, test, setting)
+                     for i, setting in enumerate(settings))
+        results = parallel(tasks)
+        try:
+            for result in results:
+                yield result
+        finally:   # all done; or an error, Ctrl-C or a closed consumer: the rest stop, quietly
+            stop.set()
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", "[0-9]+ tasks which were still being processed")
+                results.close()
 
     def _run_on_dask(self, task, train, test, settings):
         from dask.distributed import as_completed
