@@ -5,6 +5,7 @@
  *   cymlp_unpin        cymlp_affinity and given back
  *   cymlp_prefetch     ask for cache lines ahead of use
  *   cymlp_openmp       whether the core was built with OpenMP
+ *   cymlp_agree_team_size  the threads a parallel region really has
  *
  * Included by the Cython core (csrc/_core.pyx.tp); every function is static. */
 #ifndef CYMLP_RUNTIME_H
@@ -32,6 +33,19 @@ static int cymlp_openmp(void) {
     return 1;
 #else
     return 0;
+#endif
+}
+
+/* Called by every thread of a parallel region: *n_threads becomes the number of threads
+   the region has, seen by all of them on return (the single construct's barrier). OpenMP
+   may start fewer than num_threads asks (OMP_THREAD_LIMIT, OMP_DYNAMIC), and the core's
+   barriers must wait for those only. */
+static void cymlp_agree_team_size(int *n_threads) {
+#ifdef _OPENMP
+    #pragma omp single
+    *n_threads = omp_get_num_threads();
+#else
+    (void)n_threads;
 #endif
 }
 

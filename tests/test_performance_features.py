@@ -2,6 +2,7 @@
 
 import copy
 import gzip
+import os
 import platform
 import sys
 import threading
@@ -678,3 +679,28 @@ def test_a_wide_network_gives_bitwise_the_same_weights_on_any_thread_count(batch
     for other in results[1:]:
         for a, b in zip(results[0], other):
             np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.skipif(not _core.OPENMP, reason="a core without OpenMP runs one thread")
+@pytest.mark.parametrize("setting", ["OMP_THREAD_LIMIT=1", "OMP_DYNAMIC=true"])
+def test_a_smaller_openmp_team_than_asked_for_trains_the_same(setting):
+    """OpenMP may start fewer threads than a training asks for: the core's barriers wait for
+    the threads it has (they waited forever for the missing ones), with the same result."""
+    import subprocess
+
+    script = """
+import numpy as np
+from cymlp import MLP
+rng = np.random.default_rng(0)
+X, y = rng.random((256, 20)), rng.integers(0, 3, 256)
+weights = []
+for n_threads in (1, 2, 4):
+    net = MLP([20, 16, 3], seed=0)
+    net.train((X, y), epochs=2, verbose=False, n_threads=n_threads)
+    weights.append(np.concatenate([W.ravel() for W in net.weights]))
+print(all(np.array_equal(w, weights[0]) for w in weights))
+"""
+    name, value = setting.split("=")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=120, env={**os.environ, name: value})
+    assert result.returncode == 0 and result.stdout.strip() == "True", result.stderr
