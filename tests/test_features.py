@@ -303,7 +303,7 @@ def test_perceptron_takes_uint8_pixels_as_mlp_does(mnist):
     floats, labels = X[keep], y[keep]
     pixels = np.rint(floats * 255).astype(np.uint8)
     runs = []
-    for features in (floats, pixels, sparse.csr_matrix(pixels)):
+    for features in (floats, pixels, sparse.csr_matrix(pixels), np.asfortranarray(pixels)):
         p = Perceptron(784, seed=0)
         runs.append((p.train(features, labels, epochs=5, verbose=False), p.weights))
         assert p.eval(features, labels) == p.eval(floats, labels)

@@ -259,6 +259,8 @@ def test_refits_read_what_scikit_learn_reads(kind):
                                  early_stopping=True, warm_start=True, n_iter_no_change=3,
                                  learning_rate_init=0.05)
             fits = [stopping.fit(X, y) and _parameters(stopping) for _ in range(3)]
+            stopping.coefs_[0] = np.ascontiguousarray(stopping.coefs_[0])  # (by hand: a copy
+            fits.append(stopping.fit(X, y) and _parameters(stopping))      # in cymlp, kept best)
             results.append((changed, wider, narrower, fits))
     (changed, wider, narrower, fits), (ours, our_wider, our_narrower, our_fits) = results
     assert _largest_difference(changed, ours) < 1e-12
@@ -388,6 +390,10 @@ def test_to_sklearn_goes_on_training_as_cymlp_would(params):
         theirs, ours = sk.MLPClassifier(**params).fit(X, y), MLPClassifier(**params).fit(X, y)
         exported = ours.to_sklearn()
         kept, carried = theirs._optimizer, exported._optimizer
+        unpickled = pickle.loads(pickle.dumps(ours)).to_sklearn()._optimizer
+        for name in ("ms", "vs", "velocities"):
+            for a, b in zip(getattr(carried, name, []), getattr(unpickled, name, [])):
+                np.testing.assert_array_equal(a, b)
         assert type(kept) is type(carried) and kept.learning_rate == carried.learning_rate
         for name in ("ms", "vs", "velocities"):
             if hasattr(kept, name):

@@ -510,8 +510,9 @@ def reproduce_fig9(run):
     from . import experiments, plots
 
     emnist = _load(run.args, "emnist-balanced")
-    if len(emnist.train[1]) < 40:
-        raise CommandError(f"fig9 draws 40 EMNIST Balanced training images; the files in "
+    if len(emnist.train[1]) < experiments.FIG9_IMAGES:
+        raise CommandError(f"fig9 draws {experiments.FIG9_IMAGES} EMNIST Balanced training "
+                           f"images; the files in "
                            f"{run.args.data or '$CYMLP_DATA'} hold {len(emnist.train[1])}")
     chosen = experiments.fig9(emnist.train, emnist.classes, seed=run.args.seed)
     run.result(f"Figure 9: {len(chosen)} randomly selected EMNIST Balanced training images, seed "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import numbers
 import os
 import stat
 import tempfile
@@ -425,7 +426,10 @@ class MLP:
             validation = as_data("validation_data", validation_data, n_in, n_out, self.dtype,
                                  regression or labels.ndim == 2)
         elif validation_fraction is not None:
-            fraction = check_nonnegative_float("validation_fraction", validation_fraction)
+            if isinstance(validation_fraction, bool) or not isinstance(validation_fraction,
+                                                                       numbers.Real):
+                raise TypeError(f"validation_fraction must be a number, got {validation_fraction!r}")
+            fraction = float(validation_fraction)
             if not 0 < fraction < 1:
                 raise ValueError(f"validation_fraction must be in (0, 1), got {fraction}")
         test = (None if test_data is None
@@ -653,7 +657,7 @@ class MLP:
         """Algorithm 3: ``(bias_gradients, weight_gradients)`` of the cost (the paper's 1/2 ||a - y||^2).
 
         ``x`` is one example, (n_in,) or (n_in, 1), and ``y`` its one-hot
-        target (n_out,) or (n_out, 1) or integer label (or real-valued targets,
+        target (n_out,), (n_out, 1) or (1, n_out), or integer label (or real-valued targets,
         as in :meth:`train`). A batch x (n, n_in)
         with labels (n,) or one-hot (n, n_out) gives the mean gradients over
         the batch, as Algorithm 2 uses them. The gradients have the shapes of

@@ -20,6 +20,9 @@ class Perceptron:
         eta > 0 in the rule ``w_i <- w_i + eta (y - o) x_i`` (equations 5 and 6).
     seed : int or None
         Seed of the generator that draws the initial weights and bias from N(0, 1).
+
+    Features are any array-like or scipy.sparse matrix of shape (n, input_size) (one
+    example: (input_size,)); uint8 features are pixels, scaled by 1/255 as MLP scales them.
     """
 
     def __init__(self, input_size: int, learning_rate: float = 0.01, seed: int | None = None) -> None:

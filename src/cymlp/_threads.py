@@ -112,11 +112,6 @@ class CpuShare:
         with self._lock:
             return self._lock.wait_for(lambda: self._running == 0, timeout)
 
-    def fair_share(self):
-        """Cores per running training (at least 1)."""
-        with self._lock:
-            return max(1, usable_cores() // max(1, self._running))
-
     @contextmanager
     def lease(self, wanted):
         """Threads for a slice of a training that wants up to ``wanted``: yields the CPU
@@ -154,6 +149,16 @@ class CpuShare:
 
 
 CPUS = CpuShare()
+
+
+def _forget_after_fork():
+    """A forked child has none of its parent's other threads: none of their trainings."""
+    CPUS.__init__()
+    _EXITING.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 @atexit.register

@@ -258,7 +258,7 @@ def as_features(name, X, n_in, dtype=np.float64, allow_uint8=False, allow_sparse
     if X.dtype == np.uint8:
         if allow_uint8:
             return X if X.flags.c_contiguous else np.ascontiguousarray(X)
-        return scale_pixels(X, dtype)    # (as a sparse uint8 X is, above)
+        return np.ascontiguousarray(scale_pixels(X, dtype))   # (as a sparse uint8 X is)
     if not (X.dtype == dtype and X.flags.c_contiguous):
         X = np.ascontiguousarray(X, dtype=dtype)
     _check_finite(name, X)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
 import io
 import json
 import math
 import os
-import http.client
 import secrets
 import sys
 import urllib.request

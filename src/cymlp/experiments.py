@@ -249,7 +249,7 @@ class Backend:
         finally:   # all done; or an error, Ctrl-C or a closed consumer: the rest stop, quietly
             stop.set()
             with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", "[0-9]+ tasks which were still being processed")
+                warnings.filterwarnings("ignore", ".*tasks which were still being processed")
                 results.close()
 
     def _run_on_dask(self, task, train, test, settings):
@@ -341,7 +341,10 @@ def fig4(train, digit=8, index=None):
     return image.reshape(28, 28), int(y[index]), index
 
 
-def fig9(train, classes, n=40, seed=0):
+FIG9_IMAGES = 40   # the paper's Figure 9 shows 40 images
+
+
+def fig9(train, classes, n=FIG9_IMAGES, seed=0):
     """``n`` randomly selected training images with their characters (Figure 9).
 
     ``train`` is ``(X, y)`` from :func:`cymlp.datasets.load_emnist` (images

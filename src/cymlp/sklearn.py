@@ -78,11 +78,6 @@ ACTIVATION_NAMES = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh
 _FLOPS_WORTH_A_THREAD = 1e7
 
 
-def _parameter_error(message):
-    """A parameter error as scikit-learn raises them (a ValueError and a TypeError)."""
-    return InvalidParameterError(message)
-
-
 class _Schedule:
     """The step size between epochs, as scikit-learn's SGDOptimizer and AdamOptimizer
     keep it (Adam's bias correction is per step, inside the engine)."""
@@ -208,10 +203,10 @@ class _BaseMLP(BaseEstimator):
             raise ValueError("hidden_layer_sizes must be > 0, got %s." % sizes)
         for size in sizes:
             if isinstance(size, (bool, np.bool_)) or not isinstance(size, numbers.Integral):
-                raise _parameter_error(
+                raise InvalidParameterError(
                     f"hidden_layer_sizes must hold integers, got {self.hidden_layer_sizes!r}")
         if self.solver == "lbfgs":
-            raise _parameter_error(
+            raise InvalidParameterError(
                 "solver='lbfgs' is not supported by cymlp: use solver='adam' (scikit-learn's "
                 "default) or 'sgd', or scikit-learn's own estimator for L-BFGS"
             )
@@ -220,13 +215,13 @@ class _BaseMLP(BaseEstimator):
         except TypeError:
             dtype = self.dtype
         if dtype not in (None, np.float64, np.float32):
-            raise _parameter_error(
+            raise InvalidParameterError(
                 f"dtype must be None, float64 or float32, got {self.dtype!r}")
         if self.n_threads is not None:
             try:
                 check_int("n_threads", self.n_threads, minimum=1)
             except (TypeError, ValueError) as error:
-                raise _parameter_error(f"The 'n_threads' parameter must be None or an "
+                raise InvalidParameterError(f"The 'n_threads' parameter must be None or an "
                                        f"integer >= 1, got {self.n_threads!r}") from error
         return sizes
 
@@ -278,9 +273,19 @@ class _BaseMLP(BaseEstimator):
 
     def _own_parameters(self, dtype):
         """coefs_ Fortran-ordered and intercepts_ contiguous, of dtype (they may have been
-        set by hand); the engine works on them in place."""
-        self.coefs_ = [np.asfortranarray(c, dtype=dtype) for c in self.coefs_]
-        self.intercepts_ = [np.ascontiguousarray(b, dtype=dtype) for b in self.intercepts_]
+        set by hand); the engine works on them in place. Best parameters that are the same
+        arrays (after early stopping) stay the same arrays as the converted ones."""
+        converted = {}
+
+        def own(array, convert):
+            converted[id(array)] = convert(array, dtype=dtype)
+            return converted[id(array)]
+
+        self.coefs_ = [own(c, np.asfortranarray) for c in self.coefs_]
+        self.intercepts_ = [own(b, np.ascontiguousarray) for b in self.intercepts_]
+        if hasattr(self, "_best_coefs"):
+            self._best_coefs = [converted.get(id(c), c) for c in self._best_coefs]
+            self._best_intercepts = [converted.get(id(b), b) for b in self._best_intercepts]
 
     def _fit(self, X, y, sample_weight=None, incremental=False):
         hidden = self._check_parameters()
@@ -475,15 +480,6 @@ class _BaseMLP(BaseEstimator):
             return np.nan
         return score_function(y, y_pred, sample_weight=sample_weight)
 
-    def _check_solver(self):
-        """scikit-learn's: partial_fit is there for the stochastic solvers only."""
-        if self.solver not in ("sgd", "adam"):
-            raise AttributeError(
-                "partial_fit is only available for stochastic"
-                " optimizers. %s is not stochastic." % self.solver
-            )
-        return True
-
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Fit the model to data matrix X and targets y (scikit-learn's _fit_stochastic).
@@ -513,7 +509,10 @@ class _BaseMLP(BaseEstimator):
         copies = {}   # C-ordered copies, shared where this estimator shares an array
 
         def copied(arrays):
-            return [copies.setdefault(id(a), np.array(a, order="C")) for a in arrays]
+            for a in arrays:
+                if id(a) not in copies:
+                    copies[id(a)] = np.array(a, order="C")
+            return [copies[id(a)] for a in arrays]
 
         model.coefs_, model.intercepts_ = copied(self.coefs_), copied(self.intercepts_)
         if hasattr(self, "_best_coefs"):
@@ -542,6 +541,12 @@ class _BaseMLP(BaseEstimator):
             kept = [layer[k] for layer in moments] + [layer[k + 1] for layer in moments]
             return [np.zeros_like(p) if m is None else np.array(m.T, order="C", dtype=p.dtype)
                     for p, m in zip(params, kept)]
+
+        shapes = [(W.shape, b.shape) * 2 for W, b in zip(params[:n_layers], params[n_layers:])]
+        if len(moments) != n_layers or any(
+                m is not None and m.T.shape != shape
+                for layer, layer_shapes in zip(moments, shapes) for m, shape in zip(layer, layer_shapes)):
+            return None   # (coefs_ of other shapes set by hand: scikit-learn starts a new one)
 
         if settings["optimizer"] == "adam":
             optimizer = AdamOptimizer(params, schedule.initial, settings["beta_1"],
@@ -679,6 +684,15 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     _parameter_constraints = {**neural_network.MLPClassifier._parameter_constraints,
                               "dtype": "no_validation", "n_threads": "no_validation"}
 
+    def _check_solver(self):
+        """scikit-learn's: partial_fit is there for the stochastic solvers only."""
+        if self.solver not in ("sgd", "adam"):
+            raise AttributeError(
+                "partial_fit is only available for stochastic"
+                " optimizers. %s is not stochastic." % self.solver
+            )
+        return True
+
     @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None, classes=None):
@@ -770,7 +784,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def _check_parameters(self):
         sizes = super()._check_parameters()
         if self.loss != "squared_error":
-            raise _parameter_error(
+            raise InvalidParameterError(
                 f"loss={self.loss!r} is not supported by cymlp: its one loss is "
                 "'squared_error' (use scikit-learn's own estimator for 'poisson')")
         return sizes
