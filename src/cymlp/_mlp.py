@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import numbers
 import os
 import stat
 import tempfile
@@ -38,6 +37,7 @@ from ._validation import (
     check_nonnegative_float,
     check_parameters,
     check_positive_float,
+    check_real,
     scale_pixels,
     stratified_split,
 )
@@ -426,10 +426,7 @@ class MLP:
             validation = as_data("validation_data", validation_data, n_in, n_out, self.dtype,
                                  regression or labels.ndim == 2)
         elif validation_fraction is not None:
-            if isinstance(validation_fraction, bool) or not isinstance(validation_fraction,
-                                                                       numbers.Real):
-                raise TypeError(f"validation_fraction must be a number, got {validation_fraction!r}")
-            fraction = float(validation_fraction)
+            fraction = check_real("validation_fraction", validation_fraction)
             if not 0 < fraction < 1:
                 raise ValueError(f"validation_fraction must be in (0, 1), got {fraction}")
         test = (None if test_data is None

@@ -28,11 +28,16 @@ def check_int(name, value, minimum=None):
     return value
 
 
-def check_positive_float(name, value):
-    """``value`` as a finite float > 0."""
+def check_real(name, value):
+    """``value`` as a float (bools and non-numbers are refused)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number, got {value!r}")
-    value = float(value)
+    return float(value)
+
+
+def check_positive_float(name, value):
+    """``value`` as a finite float > 0."""
+    value = check_real(name, value)
     if not np.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be a finite number > 0, got {value}")
     return value
@@ -40,9 +45,7 @@ def check_positive_float(name, value):
 
 def check_nonnegative_float(name, value):
     """``value`` as a finite float >= 0."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number, got {value!r}")
-    value = float(value)
+    value = check_real(name, value)
     if not np.isfinite(value) or value < 0:
         raise ValueError(f"{name} must be a finite number >= 0, got {value}")
     return value
@@ -50,9 +53,7 @@ def check_nonnegative_float(name, value):
 
 def check_fraction(name, value, below_one=False):
     """``value`` as a float in [0, 1] (or [0, 1) with below_one)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number, got {value!r}")
-    value = float(value)
+    value = check_real(name, value)
     upper_ok = value < 1 if below_one else value <= 1
     if not (np.isfinite(value) and value >= 0 and upper_ok):
         interval = "[0, 1)" if below_one else "[0, 1]"
