@@ -125,6 +125,43 @@ def test_history_plot(tmp_path, monkeypatch):
         history.plot(path)
 
 
+def test_a_regression_history_plots_its_cost(tmp_path):
+    pytest.importorskip("matplotlib")  # (the musllinux wheel tests have none)
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((12, 2)), rng.standard_normal((12, 1))
+    history = MLP([2, 3, 1], output_activation="identity", seed=0).train(
+        (X, Y), epochs=2, batch_size=4, test_data=(X, Y), verbose=False)
+    assert history[-1].total is None and history[-1].mse is not None
+    history.plot(tmp_path / "cost.png")
+    assert (tmp_path / "cost.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_plots_refuse_empty_input_and_draw_one_curve(tmp_path):
+    pytest.importorskip("matplotlib")
+    from cymlp import plots
+
+    z = np.linspace(-2, 2, 5)
+    plots.plot_activations({"relu": (z, np.maximum(z, 0))}, tmp_path / "one.png")
+    assert (tmp_path / "one.png").read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(ValueError, match="at least one curve"):
+        plots.plot_activations({}, tmp_path / "none.png")
+    with pytest.raises(ValueError, match="at least one"):
+        plots.plot_cost_and_accuracy([], tmp_path / "none.png")
+    plots.plot_cost_and_accuracy([(1, 0.1, 0, 0), (2, 0.2, None, None)], tmp_path / "c.png")
+    with pytest.raises(ValueError, match="0 images and 0 labels"):
+        plots.plot_image_grid([], [], tmp_path / "none.png")
+    with pytest.raises(ValueError, match="1 images and 2 labels"):
+        plots.plot_image_grid([np.zeros((28, 28))], [1, 2], tmp_path / "none.png")
+
+
+@pytest.mark.parametrize("seed, error", [(True, TypeError), (1.5, TypeError), (-1, ValueError)])
+def test_the_perceptron_checks_its_seed_as_mlp_does(seed, error):
+    with pytest.raises(error, match="seed must be None or an integer >= 0"):
+        Perceptron(3, seed=seed)
+    with pytest.raises(error, match="seed must be None or an integer >= 0"):
+        MLP([3, 1], seed=seed)
+
+
 def test_divergence_stops_with_the_epoch_and_keeps_finite_weights():
     X, y = random_problem([6, 16, 3], 40)
     net = MLP([6, 16, 3], seed=0, activation="tanh", output_activation="leaky_relu", init="he")

@@ -28,7 +28,6 @@ from ._validation import (
     as_dataset,
     as_example,
     as_labels_or_targets,
-    core_rows,
     check_choice,
     check_fraction,
     check_gd,
@@ -38,6 +37,8 @@ from ._validation import (
     check_parameters,
     check_positive_float,
     check_real,
+    core_rows,
+    generator,
     scale_pixels,
     stratified_split,
 )
@@ -205,13 +206,14 @@ class History(list):
         self.train_loss = []
 
     def plot(self, path: str | os.PathLike, title: str | None = None):
-        """Draw test cost (MSE) and accuracy against epochs, as the paper's Figure 6.
+        """Draw test cost (MSE) and accuracy against epochs, as the paper's Figure 6
+        (a regression's history: its cost alone).
 
         Needs matplotlib (``pip install 'cymlp[plot]'``) and a history with test data.
         """
         from .plots import plot_cost_and_accuracy
 
-        rows = [(r.epoch, r.mse, r.correct, r.total) for r in self if r.total is not None]
+        rows = [(r.epoch, r.mse, r.correct, r.total) for r in self if r.mse is not None]
         if not rows:
             raise ValueError("this history has no test results to plot: train with test_data")
         return plot_cost_and_accuracy(rows, path, title)
@@ -277,7 +279,7 @@ class MLP:
         self.dtype = np.dtype(dtype)
         if self.dtype not in _core.NETWORKS:
             raise ValueError(f"dtype must be float64 or float32, got {self.dtype}")
-        self._rng = _generator(seed)
+        self._rng = generator(seed)
         self.biases, self.weights = _initial_parameters(self.layer_sizes, self.init, self._rng,
                                                         self.dtype)
         self._training = threading.Lock()
@@ -850,17 +852,6 @@ def _score(record, validation):
     if record.mse is None:
         return None
     return record.correct if record.total is not None else -record.mse
-
-
-def _generator(seed):
-    """numpy's default_rng(seed), with a seed error that names the seed."""
-    if isinstance(seed, (bool, np.bool_, float, np.floating)):
-        raise TypeError(f"seed must be None or an integer >= 0, got {seed!r}")
-    try:
-        return np.random.default_rng(seed)
-    except (TypeError, ValueError) as error:
-        raise type(error)(f"seed must be None or an integer >= 0 (or a numpy SeedSequence or "
-                          f"Generator), got {seed!r}: {error}") from None
 
 
 def _initial_parameters(layer_sizes, init, rng, dtype):

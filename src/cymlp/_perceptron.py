@@ -6,7 +6,7 @@ import numpy as np
 from scipy import sparse
 
 from . import _perceptron_core
-from ._validation import as_features, check_int, check_positive_float
+from ._validation import as_features, check_int, check_positive_float, generator
 
 
 class Perceptron:
@@ -28,7 +28,7 @@ class Perceptron:
     def __init__(self, input_size: int, learning_rate: float = 0.01, seed: int | None = None) -> None:
         self.input_size = check_int("input_size", input_size, minimum=1)
         self.learning_rate = check_positive_float("learning_rate", learning_rate)
-        rng = np.random.default_rng(seed)
+        rng = generator(seed)
         self.weights = rng.standard_normal(self.input_size)
         self.bias = float(rng.standard_normal())
 

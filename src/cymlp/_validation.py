@@ -505,3 +505,14 @@ def check_parameters(weights, biases, layer_sizes, dtype=np.float64):
             if not (isinstance(params[l], np.ndarray) and params[l].dtype == dtype
                     and params[l].flags.c_contiguous and params[l].flags.writeable):
                 params[l] = np.array(arr, dtype=dtype, order="C")
+
+
+def generator(seed):
+    """numpy's default_rng(seed), with a seed error that names the seed."""
+    if isinstance(seed, (bool, np.bool_, float, np.floating)):
+        raise TypeError(f"seed must be None or an integer >= 0, got {seed!r}")
+    try:
+        return np.random.default_rng(seed)
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"seed must be None or an integer >= 0 (or a numpy SeedSequence or "
+                          f"Generator), got {seed!r}: {error}") from None

@@ -21,18 +21,26 @@ def _figure(**kwargs):
 def plot_cost_and_accuracy(rows, path, title=None):
     """Test cost (MSE) and accuracy against epochs on two axes (the paper's Figure 6).
 
-    ``rows`` are ``(epoch, mse, correct, total)`` tuples.
+    ``rows`` are ``(epoch, mse, correct, total)`` tuples; the accuracy is drawn from the
+    rows with a total (a regression's rows have None: only its cost is drawn).
     """
+    rows = list(rows)
+    if not rows:
+        raise ValueError("plot_cost_and_accuracy needs at least one (epoch, mse, correct, total) "
+                         "row, got none")
     fig = _figure(figsize=(7, 4.2), layout="constrained")
     ax = fig.subplots()
-    epochs = [r[0] for r in rows]
-    ax.plot(epochs, [r[1] for r in rows], color="tab:red", label="test MSE")
+    ax.plot([r[0] for r in rows], [r[1] for r in rows], color="tab:red", label="test MSE")
     ax.set_xlabel("epoch")
     ax.set_ylabel("mean squared error", color="tab:red")
-    ax2 = ax.twinx()
-    ax2.plot(epochs, [100 * r[2] / r[3] for r in rows], color="tab:blue", label="test accuracy")
-    ax2.set_ylabel("accuracy (%)", color="tab:blue")
-    ax.set_title(title or "Cost and accuracy during training")
+    scored = [r for r in rows if r[3]]
+    if scored:
+        ax2 = ax.twinx()
+        ax2.plot([r[0] for r in scored], [100 * r[2] / r[3] for r in scored], color="tab:blue",
+                 label="test accuracy")
+        ax2.set_ylabel("accuracy (%)", color="tab:blue")
+    ax.set_title(title or ("Cost and accuracy during training" if scored
+                           else "Cost during training"))
     fig.savefig(path, dpi=110)
     return path
 
@@ -84,8 +92,10 @@ def plot_activations(curves, path, leaky_slope=None, title=None):
     """
     from .experiments import FIG3_ACTIVATIONS
 
+    if not curves:
+        raise ValueError("plot_activations needs at least one curve, got none")
     fig = _figure(figsize=(10, 2.9), layout="constrained")
-    axes = fig.subplots(1, len(curves), sharex=True)
+    axes = fig.subplots(1, len(curves), sharex=True, squeeze=False)[0]
     for ax, (name, (z, f)) in zip(axes, curves.items()):
         ax.axhline(0, color="0.75", linewidth=0.8)
         ax.axvline(0, color="0.75", linewidth=0.8)
@@ -118,6 +128,9 @@ def plot_digit(image, label, path, title=None):
 
 def plot_image_grid(images, labels, path, columns=10, title=None):
     """Images in a grid, each titled with its label (the paper's Figure 9)."""
+    if len(images) == 0 or len(labels) != len(images):
+        raise ValueError(f"plot_image_grid needs one label per image and at least one image, "
+                         f"got {len(images)} images and {len(labels)} labels")
     rows = -(-len(images) // columns)
     fig = _figure(figsize=(1.0 * columns, 1.15 * rows + 0.4), layout="constrained")
     axes = fig.subplots(rows, columns, squeeze=False)
