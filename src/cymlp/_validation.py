@@ -89,9 +89,9 @@ def check_gd(gd):
 
 
 def scale_pixels(pixels, dtype=np.float64):
-    """uint8 pixels -> dtype in [0, 1]: x * (1/255) in float64, rounded to dtype, exactly
-    as the core scales uint8 input (so float32 pixels are load_mnist()'s, rounded)."""
-    scaled = np.multiply(pixels, 1.0 / 255.0, dtype=np.float64)
+    """uint8 pixels -> C-ordered dtype in [0, 1]: x * (1/255) in float64, rounded to dtype,
+    exactly as the core scales uint8 input (so float32 pixels are load_mnist()'s, rounded)."""
+    scaled = np.multiply(pixels, 1.0 / 255.0, dtype=np.float64, order="C")
     return scaled if np.dtype(dtype) == np.float64 else scaled.astype(dtype)
 
 
@@ -259,7 +259,7 @@ def as_features(name, X, n_in, dtype=np.float64, allow_uint8=False, allow_sparse
     if X.dtype == np.uint8:
         if allow_uint8:
             return X if X.flags.c_contiguous else np.ascontiguousarray(X)
-        return np.ascontiguousarray(scale_pixels(X, dtype))   # (as a sparse uint8 X is)
+        return scale_pixels(X, dtype)    # (as a sparse uint8 X is, above)
     if not (X.dtype == dtype and X.flags.c_contiguous):
         X = np.ascontiguousarray(X, dtype=dtype)
     _check_finite(name, X)

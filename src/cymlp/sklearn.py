@@ -222,7 +222,7 @@ class _BaseMLP(BaseEstimator):
                 check_int("n_threads", self.n_threads, minimum=1)
             except (TypeError, ValueError) as error:
                 raise InvalidParameterError(f"The 'n_threads' parameter must be None or an "
-                                       f"integer >= 1, got {self.n_threads!r}") from error
+                                            f"integer >= 1, got {self.n_threads!r}") from error
         return sizes
 
     def _float_dtype(self, X_dtype=None):
