@@ -238,3 +238,11 @@ def test_a_truncated_archive_names_the_problem(tmp_path):
         (tmp_path / "cut.npz").write_bytes(data[:cut])
         with pytest.raises(ValueError, match="not a readable .npz file"):
             MLP.load(tmp_path / "cut.npz")
+
+
+def test_save_to_a_folder_is_refused_before_anything_is_written(tmp_path):
+    folder = tmp_path / "models"
+    folder.mkdir()
+    with pytest.raises(IsADirectoryError, match="save takes a file name"):
+        MLP([4, 3, 2], seed=0).save(folder)
+    assert list(folder.iterdir()) == [] and sorted(p.name for p in tmp_path.iterdir()) == ["models"]

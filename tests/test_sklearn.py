@@ -106,6 +106,8 @@ def test_same_coefs_as_scikit_learn(name, kind, data, params):
     assert difference < 1e-10
     assert ours.n_iter_ == theirs.n_iter_ and ours.t_ == theirs.t_
     np.testing.assert_allclose(ours.loss_curve_, theirs.loss_curve_, rtol=1e-10)
+    assert type(ours.loss_) is type(theirs.loss_)
+    assert [type(v) for v in ours.loss_curve_] == [type(v) for v in theirs.loss_curve_]
     for attribute in ("n_layers_", "n_outputs_", "out_activation_", "n_features_in_",
                       "validation_scores_", "best_validation_score_", "best_loss_"):
         want = getattr(theirs, attribute)

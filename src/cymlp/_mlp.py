@@ -816,6 +816,8 @@ def _write_replacing(path, write):
     if writing fails); an existing one is replaced by renaming a complete temporary file
     from its folder over it, with its permissions, so that it is never left half written
     (written in place where its folder cannot take the temporary file)."""
+    if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, "Is a directory: save takes a file name", path)
     if not os.path.exists(path):
         try:
             with open(path, "wb") as file:

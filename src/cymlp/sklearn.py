@@ -407,7 +407,7 @@ class _BaseMLP(BaseEstimator):
                 if self.out_activation_ == "identity":  # scikit-learn's mean over the outputs
                     cost /= self.n_outputs_
                 self.n_iter_ += 1
-                self.loss_ = cost + penalty
+                self.loss_ = np.float64(cost + penalty)   # scikit-learn's type
                 self.t_ += n_samples
                 self.loss_curve_.append(self.loss_)
                 if self.verbose:
