@@ -375,5 +375,9 @@ def test_helpers():
     Xs, ys = subset(X, y, 0.1, seed=3)
     assert len(Xs) == 10 and np.array_equal(Xs[:, 0] // 2, ys)
     assert np.array_equal(subset(X, y, 0.1, seed=3)[1], ys)
+    assert np.array_equal(subset(X, y, 0.1, seed=np.random.default_rng(3))[1], ys)
+    for seed in (True, 1.5, -1):  # the seed check MLP uses: True is not taken as 1
+        with pytest.raises((TypeError, ValueError), match=f"seed must be None or an integer >= 0.*{seed}"):
+            subset(X, y, 0.1, seed=seed)
     with pytest.raises(ValueError, match="fraction"):
         subset(X, y, 0)

@@ -105,6 +105,8 @@ def test_fig9_draws_upright_emnist_images_with_their_characters_from_a_seed(emni
     assert [c[2] for c in experiments.fig9(train, classes, n=12, seed=4)] != [c[2] for c in chosen]
     with pytest.raises(ValueError, match="n must be in 1..120"):
         experiments.fig9(train, classes, n=121)
+    with pytest.raises(TypeError, match="seed must be None or an integer >= 0, got True"):
+        experiments.fig9(train, classes, n=12, seed=True)
 
 
 def test_every_emnist_split_is_a_dataset_name():

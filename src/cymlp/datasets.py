@@ -23,7 +23,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._validation import one_hot, scale_pixels  # noqa: F401  (one_hot: part of this module's API)
+from ._validation import generator, one_hot, scale_pixels  # noqa: F401  (one_hot: part of this module's API)
 
 # IDX type code -> big-endian dtype
 _IDX_TYPES = {
@@ -444,7 +444,7 @@ def subset(X, y, fraction, seed=0):
     if len(X) != len(y):
         raise ValueError(f"X and y must have the same length, got {len(X)} and {len(y)}")
     n = max(1, round(len(X) * fraction))
-    rows = np.sort(np.random.default_rng(seed).permutation(len(X))[:n])
+    rows = np.sort(generator(seed).permutation(len(X))[:n])
     return X[rows], y[rows]
 
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from . import MLP
 from ._threads import stopped_by
-from ._validation import as_dataset, scale_pixels
+from ._validation import as_dataset, generator, scale_pixels
 from .datasets import subset
 
 NET53K = [784, 64, 32, 10]
@@ -354,7 +354,7 @@ def fig9(train, classes, n=FIG9_IMAGES, seed=0):
     X, y = train
     if not 0 < n <= len(y):
         raise ValueError(f"n must be in 1..{len(y)}, got {n}")
-    rows = np.sort(np.random.default_rng(seed).choice(len(y), size=n, replace=False))
+    rows = np.sort(generator(seed).choice(len(y), size=n, replace=False))
     chosen = []
     for row in rows:
         image = scale_pixels(X[row]) if X.dtype == np.uint8 else np.asarray(X[row], np.float64)
