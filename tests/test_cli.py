@@ -238,6 +238,7 @@ def test_a_plot_that_fails_after_training_is_one_line_and_the_model_is_saved_fir
     assert result.stderr.startswith(f"cymlp train: error: --plot {curve}: drawing the plot "
                                     f"failed (") and "Traceback" not in result.stderr
     assert result.stderr.endswith(f"; the model was saved to {model}\n")
+    assert not curve.exists()  # no partial .pgf is left behind
     assert f"saved the model to {model}" in result.stdout
     assert MLP.load(model).layer_sizes == (16, 64, 32, 3)
 

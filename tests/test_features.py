@@ -154,6 +154,36 @@ def test_the_plots_refuse_empty_input_and_draw_one_curve(tmp_path):
         plots.plot_image_grid([np.zeros((28, 28))], [1, 2], tmp_path / "none.png")
 
 
+def test_a_failed_draw_leaves_no_partial_file_and_keeps_the_old_one(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from matplotlib.axes import Axes
+
+    from cymlp import plots
+
+    z = np.linspace(-2, 2, 5)
+    curves = {"relu": (z, np.maximum(z, 0))}
+    kept = plots.plot_activations(curves, tmp_path / "kept.svg")
+    assert b"<svg" in kept.read_bytes()
+    before = kept.read_bytes()
+
+    def fail(self, renderer):
+        raise RuntimeError("drawing failed")
+
+    monkeypatch.setattr(Axes, "draw", fail)
+    for name in ("new.svg", "new.pdf", "kept.svg"):  # svg and pdf open their file before drawing
+        with pytest.raises(RuntimeError, match="drawing failed"):
+            plots.plot_activations(curves, tmp_path / name)
+    assert kept.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.svg"]
+    monkeypatch.undo()
+    with pytest.raises(IsADirectoryError, match="a plot takes a file name"):
+        plots.plot_activations(curves, tmp_path)
+    plots.plot_activations(curves, tmp_path / "kept.svg")  # replaced whole when drawing works
+    assert b"<svg" in kept.read_bytes()
+    plots.plot_activations(curves, tmp_path / "plain")  # no suffix: matplotlib adds .png
+    assert (tmp_path / "plain.png").read_bytes()[:4] == b"\x89PNG"
+
+
 @pytest.mark.parametrize("seed, error", [(True, TypeError), (1.5, TypeError), (-1, ValueError)])
 def test_the_perceptron_checks_its_seed_as_mlp_does(seed, error):
     with pytest.raises(error, match="seed must be None or an integer >= 0"):

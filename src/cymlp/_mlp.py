@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import os
-import stat
-import tempfile
 import threading
 import time
 import zipfile
@@ -21,6 +17,7 @@ from scipy import sparse
 from threadpoolctl import threadpool_limits
 
 from . import _core
+from ._files import write_replacing
 from ._npz import NpzMembers
 from ._threads import CPUS, default_threads, leased_epoch
 from ._validation import (
@@ -712,8 +709,8 @@ class MLP:
         if hasattr(path, "write"):
             self._write_npz(path, arrays)
         else:
-            _write_replacing(os.path.realpath(os.fsdecode(path)),
-                             lambda file: self._write_npz(file, arrays))
+            write_replacing(os.path.realpath(os.fsdecode(path)),
+                            lambda file: self._write_npz(file, arrays), taker="save")
 
     def _write_npz(self, file, arrays):
         np.savez(file, format_version=np.int64(SAVE_FORMAT_VERSION),
@@ -809,42 +806,6 @@ class MLP:
                     raise ValueError(f"{path}: {kind}_{l} contains NaN or infinity")
                 target[...] = array
         return net
-
-
-def _write_replacing(path, write):
-    """``write(file)`` into the file ``path``. A new file is written in place (and removed
-    if writing fails); an existing one is replaced by renaming a complete temporary file
-    from its folder over it, with its permissions, so that it is never left half written
-    (written in place where its folder cannot take the temporary file)."""
-    if os.path.isdir(path):
-        raise IsADirectoryError(errno.EISDIR, "Is a directory: save takes a file name", path)
-    if not os.path.exists(path):
-        try:
-            with open(path, "wb") as file:
-                write(file)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.remove(path)
-            raise
-        return
-    if not os.access(path, os.W_OK):
-        raise PermissionError(errno.EACCES, "Permission denied", path)
-    folder, name = os.path.split(path)
-    try:
-        handle, partial = tempfile.mkstemp(dir=folder, prefix=f".{name[:100]}.", suffix=".partial")
-    except OSError:   # (a folder we may not create in: the file itself may still be written)
-        with open(path, "wb") as file:
-            write(file)
-        return
-    try:
-        with os.fdopen(handle, "wb") as file:
-            write(file)
-        os.chmod(partial, stat.S_IMODE(os.stat(path).st_mode))
-        os.replace(partial, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(partial)
-        raise
 
 
 def _score(record, validation):

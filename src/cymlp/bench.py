@@ -173,7 +173,7 @@ def markdown(rows, memory, info):
 
 
 def chart(rows, path):
-    from .plots import _figure
+    from .plots import _figure, _save
 
     fig = _figure(figsize=(8, 4.5), layout="constrained")
     ax = fig.subplots()
@@ -194,7 +194,7 @@ def chart(rows, path):
     ax.set_xticks([], minor=True)
     ax.set_xlabel("seconds per epoch (log scale), net53k, batch 32")
     ax.legend()
-    fig.savefig(path, dpi=110)
+    _save(fig, path)
 
 
 def main(argv=None):

@@ -7,6 +7,10 @@ and from several threads.
 
 from __future__ import annotations
 
+import os
+
+from ._files import write_replacing
+
 
 def _figure(**kwargs):
     try:
@@ -16,6 +20,23 @@ def _figure(**kwargs):
             "plotting needs matplotlib: install it with  pip install 'cymlp[plot]'"
         ) from None
     return Figure(**kwargs)
+
+
+def _save(fig, path):
+    """Write ``fig`` to ``path`` in the format its suffix names, never leaving a partial file.
+
+    Without a suffix matplotlib writes ``path + ".png"`` itself, as it always has."""
+    if hasattr(path, "write"):
+        fig.savefig(path, dpi=110)
+        return path
+    name = os.fsdecode(path)
+    suffix = os.path.splitext(name)[1][1:].lower()
+    if not suffix and not os.path.isdir(name):
+        fig.savefig(path, dpi=110)
+    else:
+        write_replacing(os.path.realpath(name), lambda file: fig.savefig(file, format=suffix, dpi=110),
+                        taker="a plot")
+    return path
 
 
 def plot_cost_and_accuracy(rows, path, title=None):
@@ -41,8 +62,7 @@ def plot_cost_and_accuracy(rows, path, title=None):
         ax2.set_ylabel("accuracy (%)", color="tab:blue")
     ax.set_title(title or ("Cost and accuracy during training" if scored
                            else "Cost during training"))
-    fig.savefig(path, dpi=110)
-    return path
+    return _save(fig, path)
 
 
 def plot_accuracy_by_fraction(results, path, title=None):
@@ -58,8 +78,7 @@ def plot_accuracy_by_fraction(results, path, title=None):
     ax.set_ylabel("test accuracy (%)")
     ax.legend(title="training data")
     ax.set_title(title or "Accuracy by size of the training set")
-    fig.savefig(path, dpi=110)
-    return path
+    return _save(fig, path)
 
 
 def plot_accuracy_by_size(results, path, title=None):
@@ -79,8 +98,7 @@ def plot_accuracy_by_size(results, path, title=None):
     ax.set_xlabel("parameters")
     ax.set_ylabel("test accuracy (%)")
     ax.set_title(title or "Accuracy by network size (hidden layers annotated)")
-    fig.savefig(path, dpi=110)
-    return path
+    return _save(fig, path)
 
 
 def plot_activations(curves, path, leaky_slope=None, title=None):
@@ -106,8 +124,7 @@ def plot_activations(curves, path, leaky_slope=None, title=None):
         ax.set_xlabel("z")
     axes[0].set_ylabel("f(z)")
     fig.suptitle(title or "Activation functions, computed by cymlp's compiled core")
-    fig.savefig(path, dpi=110)
-    return path
+    return _save(fig, path)
 
 
 def plot_digit(image, label, path, title=None):
@@ -122,8 +139,7 @@ def plot_digit(image, label, path, title=None):
     ax.set_xticks([0, 7, 14, 21, 27])
     ax.set_yticks([0, 7, 14, 21, 27])
     ax.set_title(title or f"MNIST training image, label {label}")
-    fig.savefig(path, dpi=110)
-    return path
+    return _save(fig, path)
 
 
 def plot_image_grid(images, labels, path, columns=10, title=None):
@@ -141,5 +157,4 @@ def plot_image_grid(images, labels, path, columns=10, title=None):
             ax.set_title(labels[i], fontsize=11)
     if title:
         fig.suptitle(title)
-    fig.savefig(path, dpi=110)
-    return path
+    return _save(fig, path)
