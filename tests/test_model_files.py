@@ -246,3 +246,15 @@ def test_save_to_a_folder_is_refused_before_anything_is_written(tmp_path):
     with pytest.raises(IsADirectoryError, match="save takes a file name"):
         MLP([4, 3, 2], seed=0).save(folder)
     assert list(folder.iterdir()) == [] and sorted(p.name for p in tmp_path.iterdir()) == ["models"]
+
+
+def test_a_replaced_model_file_reaches_the_disk_before_the_rename(tmp_path, monkeypatch):
+    path = tmp_path / "m.npz"
+    MLP([4, 3, 2], seed=0).save(path)
+    events = []
+    fsync, replace = os.fsync, os.replace
+    monkeypatch.setattr(os, "fsync", lambda fd: (events.append("fsync"), fsync(fd))[1])
+    monkeypatch.setattr(os, "replace", lambda *a: (events.append("replace"), replace(*a))[1])
+    MLP([4, 3, 2], seed=1).save(path)
+    assert events == ["fsync", "replace"]
+    np.testing.assert_array_equal(MLP.load(path).weights[0], MLP([4, 3, 2], seed=1).weights[0])

@@ -15,6 +15,8 @@ def write_replacing(path, write, taker):
     A new file is written in place and removed if writing fails; an existing one is
     replaced by renaming a complete temporary file from its folder over it, with its
     permissions (written in place where its folder cannot take the temporary file).
+    The data reaches the disk before the rename, so a crash just after it cannot leave
+    an empty file under the old name.
     """
     if os.path.isdir(path):
         raise IsADirectoryError(errno.EISDIR, f"Is a directory: {taker} takes a file name", path)
@@ -39,6 +41,8 @@ def write_replacing(path, write, taker):
     try:
         with os.fdopen(handle, "wb") as file:
             write(file)
+            file.flush()
+            os.fsync(file.fileno())
         os.chmod(partial, stat.S_IMODE(os.stat(path).st_mode))
         os.replace(partial, path)
     except BaseException:
