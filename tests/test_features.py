@@ -180,8 +180,9 @@ def test_a_failed_draw_leaves_no_partial_file_and_keeps_the_old_one(tmp_path, mo
         plots.plot_activations(curves, tmp_path)
     plots.plot_activations(curves, tmp_path / "kept.svg")  # replaced whole when drawing works
     assert b"<svg" in kept.read_bytes()
-    plots.plot_activations(curves, tmp_path / "plain")  # no suffix: matplotlib adds .png
+    plots.plot_activations(curves, tmp_path / "plain")  # no suffix: .png added, as matplotlib does
     assert (tmp_path / "plain.png").read_bytes()[:4] == b"\x89PNG"
+    assert not (tmp_path / "plain").exists()
 
 
 @pytest.mark.parametrize("seed, error", [(True, TypeError), (1.5, TypeError), (-1, ValueError)])

@@ -23,7 +23,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._validation import generator, one_hot, scale_pixels  # noqa: F401  (one_hot: part of this module's API)
+from ._validation import generator, scale_pixels
+from ._validation import one_hot  # noqa: F401  (part of this module's API)
 
 # IDX type code -> big-endian dtype
 _IDX_TYPES = {

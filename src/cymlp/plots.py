@@ -23,19 +23,17 @@ def _figure(**kwargs):
 
 
 def _save(fig, path):
-    """Write ``fig`` to ``path`` in the format its suffix names, never leaving a partial file.
-
-    Without a suffix matplotlib writes ``path + ".png"`` itself, as it always has."""
+    """Write ``fig`` to ``path`` in the format its suffix names (none: ``path + ".png"``, as
+    matplotlib names it), never leaving a partial file."""
     if hasattr(path, "write"):
         fig.savefig(path, dpi=110)
         return path
     name = os.fsdecode(path)
     suffix = os.path.splitext(name)[1][1:].lower()
     if not suffix and not os.path.isdir(name):
-        fig.savefig(path, dpi=110)
-    else:
-        write_replacing(os.path.realpath(name), lambda file: fig.savefig(file, format=suffix, dpi=110),
-                        taker="a plot")
+        name, suffix = name + ".png", "png"
+    write_replacing(os.path.realpath(name), lambda file: fig.savefig(file, format=suffix, dpi=110),
+                    taker="a plot")
     return path
 
 
