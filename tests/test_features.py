@@ -166,11 +166,17 @@ def test_a_failed_draw_leaves_no_partial_file_and_keeps_the_old_one(tmp_path, mo
     assert b"<svg" in kept.read_bytes()
     before = kept.read_bytes()
 
-    def fail(self, renderer):
-        raise RuntimeError("drawing failed")
+    draw, calls = Axes.draw, []
 
-    monkeypatch.setattr(Axes, "draw", fail)
-    for name in ("new.svg", "new.pdf", "kept.svg"):  # svg and pdf open their file before drawing
+    def fail_when_drawn_into_the_file(self, renderer):
+        calls.append(renderer)   # (the first draw lays the figure out, before the file is opened)
+        if len(calls) == 2:
+            raise RuntimeError("drawing failed")
+        draw(self, renderer)
+
+    monkeypatch.setattr(Axes, "draw", fail_when_drawn_into_the_file)
+    for name in ("new.svg", "new.pdf", "kept.svg"):  # svg and pdf write as they draw
+        calls.clear()
         with pytest.raises(RuntimeError, match="drawing failed"):
             plots.plot_activations(curves, tmp_path / name)
     assert kept.read_bytes() == before
