@@ -286,11 +286,17 @@ def test_reproduce_everything_with_a_process_backend(mnist_dir, tmp_path):
 def test_ctrl_c_during_start_up_is_one_line_and_exit_130(mnist_dir, delay):
     # as the installed `cymlp` script runs it: start-up is imports, checks and loading MNIST
     script = "import sys; from cymlp.__main__ import main; sys.exit(main())"
-    child = subprocess.Popen([sys.executable, "-c", script, "train", "--data", str(mnist_dir)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(delay)
-    child.send_signal(signal.SIGINT)
-    out, err = child.communicate(timeout=60)
+    for attempt in range(3):
+        child = subprocess.Popen([sys.executable, "-c", script, "train", "--data", str(mnist_dir)],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(delay)
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=60)
+        # CPython drops a KeyboardInterrupt raised inside a weakref callback, such as the one
+        # its import machinery runs after each import ("Exception ignored in: <function
+        # _get_module_lock.<locals>.cb ...>"): nothing after it can see that Ctrl-C was pressed
+        if not ("Exception ignored in" in err and "KeyboardInterrupt" in err):
+            break
     assert child.returncode == 130 and err == "cymlp: interrupted\n", (child.returncode, err)
 
 
