@@ -123,3 +123,42 @@ def test_a_thousand_train_predict_cycles_do_not_leak():
         cycle()
     growth = rss_kb() - before
     assert growth < 1024, f"RSS grew by {growth} KiB"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no SIGINT sent to this process on Windows")
+def test_a_ctrl_c_while_threadpoolctl_searches_the_libraries_is_not_lost(monkeypatch):
+    import ctypes
+
+    from cymlp import _threads
+
+    restored = []
+
+    class Limits:   # stands in for threadpoolctl's, whose search runs a ctypes callback
+        def __init__(self, **kwargs):
+            @ctypes.CFUNCTYPE(None)
+            def search():
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.05)   # the handler runs here, inside the callback
+            search()
+
+        def restore_original_limits(self):
+            restored.append(True)
+
+    dropped = []
+    with monkeypatch.context() as m:
+        m.setattr(sys, "unraisablehook", lambda u: dropped.append(u.exc_type))
+        Limits()   # unheld, CPython drops the KeyboardInterrupt raised inside the callback
+    assert dropped == [KeyboardInterrupt]
+    monkeypatch.setattr(_threads, "threadpool_limits", Limits)
+    ran = []
+    with pytest.raises(KeyboardInterrupt):
+        with _threads.blas_at_one_thread():
+            ran.append(True)
+    assert ran == [] and restored == [True]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    X, y = random_problem([4, 3, 2], 20)
+    net = MLP([4, 3, 2], seed=0)
+    before = [W.copy() for W in net.weights]
+    with pytest.raises(KeyboardInterrupt):
+        net.train((X, y), epochs=1, batch_size=5, verbose=False)
+    assert all(np.array_equal(W, B) for W, B in zip(net.weights, before))

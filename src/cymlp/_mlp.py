@@ -14,12 +14,11 @@ from typing import Any, Union
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 from scipy import sparse
-from threadpoolctl import threadpool_limits
 
 from . import _core
 from ._files import write_replacing
 from ._npz import NpzMembers
-from ._threads import CPUS, default_threads, leased_epoch
+from ._threads import CPUS, blas_at_one_thread, default_threads, leased_epoch
 from ._validation import (
     as_data,
     as_dataset,
@@ -458,8 +457,7 @@ class MLP:
             except BaseException:
                 self._rng.bit_generator.state = generator_state
                 raise
-            # The core splits each batch between its own threads: BLAS stays at one.
-            with threadpool_limits(limits=1, user_api="blas"), CPUS.training():
+            with blas_at_one_thread(), CPUS.training():
                 return self._train_loop(X, labels, test, checked, validation)
         finally:
             self._training.release()

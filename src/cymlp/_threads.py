@@ -21,15 +21,43 @@ from __future__ import annotations
 
 import atexit
 import os
+import signal
 import threading
 from collections import deque
 from contextlib import contextmanager
 
 import joblib
+from threadpoolctl import threadpool_limits
 
 from . import _core
 
 LEASE_FLOPS = 2 ** 32   # the work of one lease of CPUs (0.1 to 1 s on one core)
+
+
+@contextmanager
+def blas_at_one_thread():
+    """BLAS held at one thread while a training runs: the core splits each batch itself.
+
+    threadpoolctl finds the BLAS libraries through a ctypes callback, and CPython drops a
+    KeyboardInterrupt raised inside one ("Exception ignored on calling ctypes callback"),
+    so in the main thread a Ctrl-C that comes during that search is held until it is over.
+    """
+    pressed = []
+    hold = (threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+    if hold:
+        previous = signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
+    try:
+        limits = threadpool_limits(limits=1, user_api="blas")
+    finally:
+        if hold:
+            signal.signal(signal.SIGINT, previous)
+    try:
+        if pressed:
+            raise KeyboardInterrupt
+        yield
+    finally:
+        limits.restore_original_limits()
 
 
 class TrainingStopped(Exception):

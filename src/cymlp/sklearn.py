@@ -62,10 +62,9 @@ except ImportError:  # pragma: no cover - depends on the environment
     ) from None
 
 from scipy import sparse
-from threadpoolctl import threadpool_limits
 
 from . import _core, _mlp, reference
-from ._threads import CPUS, default_threads, leased_epoch
+from ._threads import CPUS, blas_at_one_thread, default_threads, leased_epoch
 from ._validation import as_features, check_int, check_sparse_structure, core_rows
 
 # The sparse formats accepted as X, as scikit-learn's MLP estimators accept them.
@@ -159,7 +158,7 @@ class _CoreEngine:
     def running(self):
         """Around a fit's epochs: the core shares each batch among its own threads, so
         BLAS stays at one, and the process's CPUs are shared with its other trainings."""
-        with threadpool_limits(limits=1, user_api="blas"), CPUS.training():
+        with blas_at_one_thread(), CPUS.training():
             yield
 
     @staticmethod
