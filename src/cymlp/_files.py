@@ -10,7 +10,8 @@ import tempfile
 
 
 def write_replacing(path, write, taker):
-    """``write(file)`` into the file ``path`` (``taker`` names the caller in errors).
+    """``write(file)`` into the file ``path``, through its links (``taker`` names the caller
+    in errors).
 
     A new file is written in place and removed if writing fails; an existing one is
     replaced by renaming a complete temporary file from its folder over it, with its
@@ -18,6 +19,7 @@ def write_replacing(path, write, taker):
     The data reaches the disk before the rename, so a crash just after it cannot leave
     an empty file under the old name.
     """
+    path = os.path.realpath(os.fsdecode(path))
     if os.path.isdir(path):
         raise IsADirectoryError(errno.EISDIR, f"Is a directory: {taker} takes a file name", path)
     if not os.path.exists(path):

@@ -707,8 +707,7 @@ class MLP:
         if hasattr(path, "write"):
             self._write_npz(path, arrays)
         else:
-            write_replacing(os.path.realpath(os.fsdecode(path)),
-                            lambda file: self._write_npz(file, arrays), taker="save")
+            write_replacing(path, lambda file: self._write_npz(file, arrays), taker="save")
 
     def _write_npz(self, file, arrays):
         np.savez(file, format_version=np.int64(SAVE_FORMAT_VERSION),

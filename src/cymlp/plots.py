@@ -32,8 +32,7 @@ def _save(fig, path):
     suffix = os.path.splitext(name)[1][1:].lower()
     if not suffix and not os.path.isdir(name):
         name, suffix = name + ".png", "png"
-    write_replacing(os.path.realpath(name), lambda file: fig.savefig(file, format=suffix, dpi=110),
-                    taker="a plot")
+    write_replacing(name, lambda file: fig.savefig(file, format=suffix, dpi=110), taker="a plot")
     return path
 
 
